@@ -1,0 +1,48 @@
+# Two commands matter: `make demo` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the project calls at run time or in tests.
+APT_PACKAGES := aapt apksigner zipalign android-framework-res erofs-utils e2fsprogs \
+	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+WORKSPACE := examples/workspace
+DEMO_DEVICES := cepheus alioth
+DEMO_VERSION := 2026.48.1
+DEMO_DATE := 2026-11-27
+
+.PHONY: setup apt venv demo test clean
+
+setup: apt venv
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "Debian packages: all present"; fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+demo: setup
+	@test -e $(WORKSPACE)/base/sample-rom || \
+		$(BIN)/romforge sample-rom $(WORKSPACE)/base/sample-rom --seed 1
+	@for d in $(DEMO_DEVICES); do \
+		$(BIN)/romforge build $$d --version $(DEMO_VERSION) --date $(DEMO_DATE) --workspace $(WORKSPACE) || exit $$?; \
+	done
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+clean:
+	rm -rf $(VENV) $(WORKSPACE)/base $(WORKSPACE)/releases build *.egg-info

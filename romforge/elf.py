@@ -1,0 +1,259 @@
+"""ELF: the facts romforge checks (read with pyelftools) and small real ELF files (written here).
+
+The writer makes position-independent shared objects and executables with PT_LOAD,
+PT_DYNAMIC, .dynsym/.dynstr/.hash and DT_NEEDED/DT_SONAME — enough for the dynamic
+linker's bookkeeping, readelf and pyelftools, so the sample ROM and tests need no cross
+compiler.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+
+from romforge.errors import InputError
+
+# ABI → (e_machine, ELF class, e_flags, linker path)
+ABI_MACHINE = {
+    "arm64-v8a": (183, 64, 0, "/system/bin/linker64"),
+    "armeabi-v7a": (40, 32, 0x05000200, "/system/bin/linker"),
+    "armeabi": (40, 32, 0x05000200, "/system/bin/linker"),
+    "x86_64": (62, 64, 0, "/system/bin/linker64"),
+    "x86": (3, 32, 0, "/system/bin/linker"),
+    "riscv64": (243, 64, 0x5, "/system/bin/linker64"),
+}
+MACHINE_NAMES = {183: "AArch64", 40: "ARM", 62: "x86-64", 3: "x86", 243: "RISC-V"}
+
+PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 2, 3, 6, 0x6474E551
+DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_SONAME = 0, 1, 4, 5, 6, 10, 11, 14
+DT_FLAGS_1, DF_1_PIE = 0x6FFFFFFB, 0x08000000
+SHT_PROGBITS, SHT_STRTAB, SHT_DYNAMIC, SHT_HASH, SHT_DYNSYM = 1, 3, 6, 5, 11
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
+
+
+def _align(value: int, to: int) -> int:
+    return (value + to - 1) // to * to
+
+
+def write_elf(
+    abi: str,
+    *,
+    soname: str | None = None,
+    needed: tuple[str, ...] | list[str] = (),
+    symbols: tuple[str, ...] | list[str] = (),
+    executable: bool = False,
+    load_align: int = 4096,
+    code: bytes = b"",
+) -> bytes:
+    """A PIE shared object (or executable) for `abi` with the given dynamic section."""
+    if abi not in ABI_MACHINE:
+        raise ValueError(f"unknown ABI {abi!r}")
+    machine, bits, flags, linker = ABI_MACHINE[abi]
+    is64 = bits == 64
+    word = "Q" if is64 else "I"
+    ehsize, phentsize, shentsize = (64, 56, 64) if is64 else (52, 32, 40)
+    symentsize = 24 if is64 else 16
+    dynentsize = 16 if is64 else 8
+
+    # string table: index 0 is the empty string
+    dynstr = bytearray(b"\0")
+    offsets: dict[str, int] = {}
+
+    def add_str(s: str) -> int:
+        if s not in offsets:
+            offsets[s] = len(dynstr)
+            dynstr.extend(s.encode() + b"\0")
+        return offsets[s]
+
+    needed_offs = [add_str(n) for n in needed]
+    soname_off = add_str(soname) if soname else None
+    sym_names = [add_str(s) for s in symbols]
+
+    phdrs = [PT_PHDR, PT_LOAD, PT_LOAD, PT_DYNAMIC, PT_GNU_STACK]
+    if executable:
+        phdrs.insert(1, PT_INTERP)
+    interp = (linker.encode() + b"\0") if executable else b""
+
+    # --- layout of the read-only/executable segment (offset == vaddr) ---
+    off = ehsize + phentsize * len(phdrs)
+    interp_off = off
+    off += len(interp)
+    off = _align(off, 8)
+    dynsym_off = off
+    nsyms = 1 + len(symbols)
+    off += symentsize * nsyms
+    off = _align(off, 4)
+    hash_off = off
+    # SysV hash with one bucket: bucket[0] → symbol 1 → 2 → … → 0; lookups walk the chain
+    chain = [0] + [i + 1 if i + 1 < nsyms else 0 for i in range(1, nsyms)]
+    hash_words = [1, nsyms, 1 if nsyms > 1 else 0] + chain
+    off += 4 * len(hash_words)
+    dynstr_off = off
+    off += len(dynstr)
+    off = _align(off, 16)
+    text_off = off
+    text = code or b"\x00" * 16
+    off += len(text)
+    seg1_end = off
+
+    # --- writable segment: .dynamic, congruent to its offset modulo the alignment ---
+    dyn_off = _align(seg1_end, 8)
+    dyn_vaddr = _align(seg1_end, load_align) + (dyn_off % load_align)
+    dyn_entries: list[tuple[int, int]] = [(DT_NEEDED, o) for o in needed_offs]
+    if soname_off is not None:
+        dyn_entries.append((DT_SONAME, soname_off))
+    dyn_entries += [(DT_HASH, hash_off), (DT_STRTAB, dynstr_off), (DT_SYMTAB, dynsym_off),
+                    (DT_STRSZ, len(dynstr)), (DT_SYMENT, symentsize)]
+    if executable:
+        dyn_entries.append((DT_FLAGS_1, DF_1_PIE))
+    dyn_entries.append((DT_NULL, 0))
+    dynamic = b"".join(struct.pack(f"<{'q' if is64 else 'i'}{word}", tag, val) for tag, val in dyn_entries)
+    seg2_end = dyn_off + len(dynamic)
+
+    # --- section names and headers ---
+    shstr = bytearray(b"\0")
+    names: dict[str, int] = {}
+    for n in (".interp", ".dynsym", ".hash", ".dynstr", ".text", ".dynamic", ".shstrtab"):
+        names[n] = len(shstr)
+        shstr.extend(n.encode() + b"\0")
+    shstr_off = seg2_end
+    sh_off = _align(shstr_off + len(shstr), 8)
+
+    buf = io.BytesIO()
+
+    def at(offset: int, data: bytes) -> None:
+        buf.seek(offset)
+        buf.write(data)
+
+    # symbols: null + global functions in .text
+    text_index = 5 if executable else 4
+    syms = [b"\0" * symentsize]
+    for name_off in sym_names:
+        if is64:
+            syms.append(struct.pack("<IBBHQQ", name_off, 0x12, 0, text_index, text_off, 4))
+        else:
+            syms.append(struct.pack("<IIIBBH", name_off, text_off, 4, 0x12, 0, text_index))
+    at(dynsym_off, b"".join(syms))
+    at(hash_off, struct.pack(f"<{len(hash_words)}I", *hash_words))
+    at(dynstr_off, bytes(dynstr))
+    at(text_off, text)
+    if interp:
+        at(interp_off, interp)
+    at(dyn_off, dynamic)
+    at(shstr_off, bytes(shstr))
+
+    # program headers
+    ph = []
+    for kind in phdrs:
+        if kind == PT_PHDR:
+            v = (PT_PHDR, 4, ehsize, ehsize, phentsize * len(phdrs), phentsize * len(phdrs), 8)
+        elif kind == PT_INTERP:
+            v = (PT_INTERP, 4, interp_off, interp_off, len(interp), len(interp), 1)
+        elif kind == PT_LOAD and not any(p[0] == PT_LOAD for p in ph):
+            v = (PT_LOAD, 5, 0, 0, seg1_end, seg1_end, load_align)
+        elif kind == PT_LOAD:
+            v = (PT_LOAD, 6, dyn_off, dyn_vaddr, len(dynamic), len(dynamic), load_align)
+        elif kind == PT_DYNAMIC:
+            v = (PT_DYNAMIC, 6, dyn_off, dyn_vaddr, len(dynamic), len(dynamic), 8)
+        else:
+            v = (PT_GNU_STACK, 6, 0, 0, 0, 0, 16)
+        ph.append(v)
+    packed = []
+    for ptype, pflags, poff, vaddr, filesz, memsz, align in ph:
+        if is64:
+            packed.append(struct.pack("<IIQQQQQQ", ptype, pflags, poff, vaddr, vaddr, filesz, memsz, align))
+        else:
+            packed.append(struct.pack("<IIIIIIII", ptype, poff, vaddr, vaddr, filesz, memsz, pflags, align))
+    at(ehsize, b"".join(packed))
+
+    # section headers
+    sections = [(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    if executable:
+        sections.append((names[".interp"], SHT_PROGBITS, SHF_ALLOC, interp_off, interp_off, len(interp), 0, 0, 1, 0))
+    dynstr_index = len(sections) + 2
+    dynsym_index = len(sections)
+    sections += [
+        (names[".dynsym"], SHT_DYNSYM, SHF_ALLOC, dynsym_off, dynsym_off, symentsize * nsyms, dynstr_index, 1, 8,
+         symentsize),
+        (names[".hash"], SHT_HASH, SHF_ALLOC, hash_off, hash_off, 4 * len(hash_words), dynsym_index, 0, 4, 4),
+        (names[".dynstr"], SHT_STRTAB, SHF_ALLOC, dynstr_off, dynstr_off, len(dynstr), 0, 0, 1, 0),
+        (names[".text"], SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, text_off, text_off, len(text), 0, 0, 16, 0),
+        (names[".dynamic"], SHT_DYNAMIC, SHF_ALLOC | SHF_WRITE, dyn_vaddr, dyn_off, len(dynamic), dynstr_index, 0,
+         8, dynentsize),
+        (names[".shstrtab"], SHT_STRTAB, 0, 0, shstr_off, len(shstr), 0, 0, 1, 0),
+    ]
+    sh = []
+    for name, stype, sflags, addr, soff, size, link, info, align, entsize in sections:
+        if is64:
+            sh.append(struct.pack("<IIQQQQIIQQ", name, stype, sflags, addr, soff, size, link, info, align, entsize))
+        else:
+            sh.append(struct.pack("<IIIIIIIIII", name, stype, sflags, addr, soff, size, link, info, align, entsize))
+    at(sh_off, b"".join(sh))
+
+    entry = text_off if executable else 0
+    ident = b"\x7fELF" + bytes([2 if is64 else 1, 1, 1, 0]) + b"\0" * 8
+    if is64:
+        header = ident + struct.pack("<HHIQQQIHHHHHH", 3, machine, 1, entry, ehsize, sh_off, flags, ehsize,
+                                     phentsize, len(phdrs), shentsize, len(sections), len(sections) - 1)
+    else:
+        header = ident + struct.pack("<HHIIIIIHHHHHH", 3, machine, 1, entry, ehsize, sh_off, flags, ehsize,
+                                     phentsize, len(phdrs), shentsize, len(sections), len(sections) - 1)
+    at(0, header)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class ElfFacts:
+    machine: int
+    machine_name: str
+    elf_class: int  # 32 or 64
+    is_executable: bool  # has PT_INTERP
+    soname: str | None
+    needed: tuple[str, ...]
+    load_aligns: tuple[int, ...]
+    load_offsets: tuple[tuple[int, int], ...]  # (p_offset, p_vaddr) per PT_LOAD
+
+
+def is_elf(head: bytes) -> bool:
+    return head[:4] == b"\x7fELF"
+
+
+def read_elf(data: bytes, *, source: str = "ELF") -> ElfFacts:
+    """Machine, class, DT_NEEDED, SONAME and PT_LOAD alignment of an ELF file."""
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        machine = elf.header["e_machine"]
+        code = machine if isinstance(machine, int) else _machine_code(machine)
+        needed: list[str] = []
+        soname = None
+        aligns, offsets = [], []
+        interp = False
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD":
+                aligns.append(seg["p_align"])
+                offsets.append((seg["p_offset"], seg["p_vaddr"]))
+            elif seg["p_type"] == "PT_INTERP":
+                interp = True
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                for tag in section.iter_tags():
+                    if tag.entry.d_tag == "DT_NEEDED":
+                        needed.append(tag.needed)
+                    elif tag.entry.d_tag == "DT_SONAME":
+                        soname = tag.soname
+        return ElfFacts(code, MACHINE_NAMES.get(code, str(machine)), elf.elfclass, interp, soname,
+                        tuple(needed), tuple(aligns), tuple(offsets))
+    except (ELFError, struct.error, ValueError, KeyError) as exc:
+        raise InputError(f"not a readable ELF file: {exc}", file=source) from None
+
+
+_EM_BY_NAME = {"EM_AARCH64": 183, "EM_ARM": 40, "EM_X86_64": 62, "EM_386": 3, "EM_RISCV": 243}
+
+
+def _machine_code(name: str) -> int:
+    return _EM_BY_NAME.get(name, -1)

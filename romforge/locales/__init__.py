@@ -1,0 +1,1 @@
+"""Locale packs, the translator's check, keypads, pinyin and the T9 index."""

@@ -1,0 +1,1 @@
+"""Partition images, update_engine payloads and signed A/B OTA packages."""

@@ -1,0 +1,1 @@
+"""Feature overlays: overlay.toml specs, resolution and application (see the overlays issue)."""

@@ -1,0 +1,79 @@
+"""Shared fixtures: real artifacts built on the fly, and the real Android samples in ../shared."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from romforge.cli import cli
+from romforge.samplerom import SampleSpec, generate
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ROMFORGE_SHARED", REPO.parent / "shared")) / "android-samples"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The real LineageOS files; only here may a test skip, and only when ../shared is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"real Android samples not found at {SHARED} (CI always has them)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def sample_rom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generic arm64 base ROM shared read-only by the tests of one worker."""
+    return generate(tmp_path_factory.mktemp("base") / "sample-rom", files=300, seed=7)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sample_rom: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "romforge.toml").write_text(
+        "[workspace]\n"
+        'rom_name = "testrom"\n'
+        f'base_rom = "{sample_rom}"\n'
+        'releases = "releases"\n'
+    )
+    return ws
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch):
+    """Drive the real CLI in-process; returns click's Result."""
+
+    def invoke(*args: str, cwd: Path | None = None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple]:
+    """Every path under root with its kind, bytes/link target and stat metadata."""
+    snap = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            snap[rel] = ("link", str(path.readlink()), st.st_mode, st.st_mtime_ns)
+        elif path.is_dir():
+            snap[rel] = ("dir", st.st_mode, st.st_mtime_ns)
+        else:
+            snap[rel] = ("file", path.read_bytes(), st.st_mode, st.st_mtime_ns, st.st_uid, st.st_nlink)
+    return snap
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
