@@ -120,3 +120,36 @@ def build_app_apk(package: str, out: Path, *, strings: dict[str, str], version_c
         unsigned = work / "unsigned.apk"
         link_apk(manifest, work / "res", unsigned)
         align_and_sign(unsigned, out, key or SigningKey.sample())
+
+
+def rro_manifest(package: str, target_package: str, *, priority: int, is_static: bool = True,
+                 target_name: str | None = None, version_code: int = 1, version_name: str = "1.0") -> str:
+    """An overlay manifest the Android 10 framework (and Debian's aapt2) understands."""
+    target_name_attr = f" android:targetName={quoteattr(target_name)}" if target_name else ""
+    return (
+        f'<manifest xmlns:android="{ANDROID_NS}" package={quoteattr(package)}\n'
+        f'    android:versionCode="{version_code}" android:versionName={quoteattr(version_name)}>\n'
+        f'  <overlay android:targetPackage={quoteattr(target_package)}{target_name_attr}\n'
+        f'      android:isStatic="{"true" if is_static else "false"}" android:priority="{priority}"/>\n'
+        f'  <application android:hasCode="false"/>\n'
+        f'</manifest>\n'
+    )
+
+
+def build_rro(res_dir: Path, out: Path, *, package: str, target_package: str, priority: int = 0,
+              is_static: bool = True, target_name: str | None = None, version_code: int = 1,
+              version_name: str = "1.0", key: SigningKey | None = None) -> None:
+    """A signed static runtime resource overlay from an Android res/ folder.
+
+    Links with the flags Soong's runtime_resource_overlay uses (--no-resource-deduping,
+    --no-resource-removal): an overlay's values often have no default of their own.
+    """
+    with tempfile.TemporaryDirectory(prefix="romforge-rro-") as tmp:
+        work = Path(tmp)
+        manifest = work / "AndroidManifest.xml"
+        manifest.write_text(rro_manifest(package, target_package, priority=priority, is_static=is_static,
+                                         target_name=target_name, version_code=version_code,
+                                         version_name=version_name))
+        unsigned = work / "unsigned.apk"
+        link_apk(manifest, res_dir, unsigned, extra_args=("--no-resource-deduping", "--no-resource-removal"))
+        align_and_sign(unsigned, out, key or SigningKey.sample())

@@ -1,0 +1,89 @@
+"""Reading files that come from outside the team (credits, contacts, pack files) with limits.
+
+Every failure is an InputError naming the file and, where there is one, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from romforge.errors import InputError
+
+MAX_TEXT_BYTES = 4 << 20
+
+
+def read_text(path: Path, *, shown: str | None = None, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """UTF-8 text (a BOM is allowed), size-capped, never following a symlink out of place."""
+    where = shown or str(path)
+    try:
+        if path.is_symlink():
+            raise InputError("is a symlink; give the file itself", file=where)
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"file is {size} bytes, over the {max_bytes}-byte limit", file=where)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=where) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", file=where) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=where) from None
+    return decode_text(data, shown=where)
+
+
+def decode_text(data: bytes, *, shown: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+                         file=shown, line=line) from None
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    values: dict[str, str]
+
+
+def read_csv(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (), shown: str | None = None,
+             max_bytes: int = MAX_TEXT_BYTES, max_rows: int = 100_000, max_field: int = 1024) -> list[CsvRow]:
+    """A header row naming the columns, then data rows; unknown columns are an error."""
+    where = shown or str(path)
+    text = read_text(path, shown=where, max_bytes=max_bytes)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", file=where, line=1) from None
+    if header is None:
+        raise InputError("empty file: expected a header row", file=where, line=1)
+    columns = [h.strip().lower() for h in header]
+    missing = [c for c in required if c not in columns]
+    unknown = [c for c in columns if c not in required + optional]
+    if missing or unknown or len(set(columns)) != len(columns):
+        expected = ", ".join(required + optional)
+        problem = (f"missing column(s) {', '.join(missing)}" if missing else
+                   f"unknown column(s) {', '.join(unknown)}" if unknown else "a column appears twice")
+        raise InputError(f"header: {problem}; expected columns: {expected}", file=where, line=1)
+    rows: list[CsvRow] = []
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(field.strip() for field in record):
+                continue
+            if len(record) != len(columns):
+                raise InputError(f"{len(record)} fields, but the header has {len(columns)}", file=where, line=line)
+            for field in record:
+                if len(field) > max_field:
+                    raise InputError(f"a field is {len(field)} characters, over the limit of {max_field}",
+                                     file=where, line=line)
+            rows.append(CsvRow(line, dict(zip(columns, (f.strip() for f in record)))))
+            if len(rows) > max_rows:
+                raise InputError(f"more than {max_rows} rows", file=where, line=line)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", file=where, line=reader.line_num) from None
+    return rows
