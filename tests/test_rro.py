@@ -34,7 +34,7 @@ def test_rro_is_signed_aligned_and_carries_overlay_manifest(tmp_path: Path) -> N
     assert "hasCode(0x0101000c)=false" in tree
     resources = subprocess.run(["aapt2", "dump", "resources", str(out)], capture_output=True, text=True,
                                check=True).stdout
-    assert "(zh-CN)" in resources and "浏览器" in resources
+    assert '(zh-rCN) "浏览器"' in resources
     with zipfile.ZipFile(out) as zf:
         assert "resources.arsc" in zf.namelist()
 
