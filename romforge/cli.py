@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,8 @@ def site_screenshot(page: Path, output: Path) -> None:
 
 
 def main() -> None:
+    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so temporary release dirs are removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     cli(prog_name="romforge")
 
 

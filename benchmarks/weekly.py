@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Weekly release of 4 devices with --jobs 2 vs --jobs 1, in the same run (target ≥ 1.7× speedup).
+
+    .venv/bin/python benchmarks/weekly.py [--files 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from romforge.samplerom import generate
+from romforge.weekly import run_weekly
+from romforge.workspace import load_workspace
+
+CACHE = Path(__file__).resolve().parent / "out"
+DEVICES = {  # four arm64 phones with different screens, all buildable from the generic base
+    "bench-a": (1080, 2340, 440), "bench-b": (1080, 2400, 395), "bench-c": (1440, 3200, 515),
+    "bench-d": (720, 1600, 320),
+}
+
+
+def make_workspace(root: Path, base: Path) -> Path:
+    (root / "device-profiles").mkdir(parents=True)
+    (root / "romforge.toml").write_text(f'[workspace]\nbase_rom = "{base}"\n'
+                                        f"devices = {list(DEVICES)!r}\n".replace("'", '"'))
+    for name, (w, h, dpi) in DEVICES.items():
+        (root / "device-profiles" / f"{name}.toml").write_text(
+            f'inherits = "common-arm64"\ncodename = "{name}"\nmodel = "{name.upper()}"\n'
+            f"[screen]\nwidth = {w}\nheight = {h}\ndensity = {dpi}\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=b@x", "commit", "-qm", "bench"], cwd=root,
+                   check=True)
+    return root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=3000)
+    args = parser.parse_args()
+    CACHE.mkdir(exist_ok=True)
+    base = CACHE / f"weekly-base-{args.files}"
+    if not base.exists():
+        generate(base, files=args.files, seed=5)
+    timings = {}
+    with tempfile.TemporaryDirectory(prefix="romforge-weekly-bench-", dir=CACHE) as tmp:
+        for jobs in (1, 2):
+            ws = load_workspace(make_workspace(Path(tmp) / f"jobs{jobs}", base))
+            start = time.perf_counter()
+            result = run_weekly(ws, week="2026-W48", keep_deltas=0, jobs=jobs)
+            timings[jobs] = time.perf_counter() - start
+            failed = [o.device for o in result.failed]
+            if failed:
+                print(f"devices failed with --jobs {jobs}: {failed}", file=sys.stderr)
+                return 1
+            shutil.rmtree(ws.releases)
+    print(f"4 devices, base ROM of {args.files} files")
+    print(f"{'run':<12}{'seconds':>10}")
+    for jobs, seconds in timings.items():
+        print(f"--jobs {jobs:<5}{seconds:>10.2f}")
+    speedup = timings[1] / timings[2]
+    print(f"speedup --jobs 2 vs --jobs 1: {speedup:.2f}× (target ≥ 1.7×): {'OK' if speedup >= 1.7 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
