@@ -25,7 +25,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from romforge.errors import Finding, InputError
+from romforge.errors import Finding, InputError, shown_path
+from romforge.tree import RomTree
 
 ZIP_DATE = (2009, 1, 1, 0, 0, 0)
 DESC = "desc.txt"
@@ -354,12 +355,14 @@ def parse_desc(data: bytes, report: _Report) -> BootAnimation:
         if line.startswith("dynamic_colors"):
             anim.dynamic_colors = _parse_dynamic_colors(line, line_no, report) or anim.dynamic_colors
             continue
-        if line == "$SYSTEM":
+        if raw == "$SYSTEM":  # strcmp on the raw line: a CRLF `$SYSTEM` line does not match
             anim.parts.append(Part("p", 1, 0, "$SYSTEM", system=True))
             continue
         part = _parse_part(line, line_no, report)
         if part is None:
-            hint = " (a `$SYSTEM` line must be exactly that)" if line.strip().startswith("$SYSTEM") else ""
+            hint = (" (a `$SYSTEM` line must be exactly that, with an LF line end)"
+                    if line.strip().startswith("$SYSTEM") else
+                    "; a part line must not start with whitespace" if line[0].isspace() else "")
             report.error(DESC, "desc-line", f"{line[:60]!r} is not a header, part or dynamic_colors "
                          f"line; the player drops it{hint}", line_no)
             continue
@@ -633,47 +636,56 @@ def load_bootanimation_bytes(path: Path) -> tuple[bytes, str]:
 
     Returns (bytes, a name to show in messages).
     """
-    from romforge.errors import shown_path
-    from romforge.tree import RomTree
-
     shown = shown_path(path)
     if not path.exists():
         raise InputError("file not found", file=shown)
-    data: bytes | None = None
-    if path.is_file():
+
+    def whole_file() -> tuple[bytes, str]:
         if path.stat().st_size > MAX_TOTAL_BYTES:
-            raise InputError(f"is over the {MAX_TOTAL_BYTES >> 20} MiB limit", file=shown)
-        data = path.read_bytes()
+            raise InputError(f"is over the {MAX_TOTAL_BYTES >> 20} MiB limit for a boot animation", file=shown)
+        return path.read_bytes(), shown
+
+    if path.is_file():
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            with zipfile.ZipFile(path) as zf:  # a target-files zip is large: look before reading
                 if DESC in zf.NameToInfo:
-                    return data, shown
-        except zipfile.BadZipFile:
+                    return whole_file()
+        except (zipfile.BadZipFile, OSError):
             raise InputError("not a zip archive (expected a bootanimation.zip or a target-files zip)",
                              file=shown) from None
-    try:
+        try:
+            tree = RomTree.open(path)
+        except InputError:
+            return whole_file()  # not a target-files: check it as a (broken) boot animation
+        if not tree.partitions():
+            return whole_file()
+    else:
         tree = RomTree.open(path)
-    except InputError:
-        if data is None:
-            raise
-        return data, shown  # not a target-files: check it as a (broken) boot animation
-    if data is not None and not tree.partitions():
-        return data, shown
-    found = find_in_tree(tree)
+    found = read_from_tree(tree, shown)
     if found is None:
         where = " or ".join(f"/{p}/{q}" for p, q in DEVICE_LOCATIONS)
         raise InputError(f"this target-files holds no boot animation ({where})", file=shown)
-    partition, rel = found
-    return tree.read(partition, rel), f"{shown}:/{partition}/{rel}"
+    return found[0], found[1]
 
 
-def find_in_tree(tree) -> tuple[str, str] | None:
+def find_in_tree(tree: RomTree) -> tuple[str, str] | None:
     """The (partition, path) of the boot animation a device would play from this tree."""
     for partition, rel in DEVICE_LOCATIONS:
         entry = tree.get(partition, rel)
         if entry is not None and entry.kind == "file":
             return partition, rel
     return None
+
+
+def read_from_tree(tree: RomTree, shown: str) -> tuple[bytes, str, tuple[str, str]] | None:
+    """(bytes, name to show, (partition, path)) of the tree's boot animation, size-capped; None without one."""
+    found = find_in_tree(tree)
+    if found is None:
+        return None
+    where = f"{shown}:/{found[0]}/{found[1]}"
+    if tree.size(*found) > MAX_TOTAL_BYTES:
+        raise InputError(f"is over the {MAX_TOTAL_BYTES >> 20} MiB limit for a boot animation", file=where)
+    return tree.read(*found), where, found
 
 
 # ---- combining -----------------------------------------------------------------------

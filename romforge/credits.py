@@ -23,12 +23,14 @@ from typing import Any
 import PIL
 from PIL import Image
 
-from romforge.bootanim import (BootAnimation, Inspection, Part, find_in_tree, fit_to_screen, read_bootanimation,
+from romforge.bootanim import (BootAnimation, Inspection, Part, fit_to_screen, read_bootanimation, read_from_tree,
                                unique_part_path, with_parts, write_bootanimation)
 from romforge.errors import CheckFailed, ConfigError, Finding, InputError, shown_path
 from romforge.profile import DeviceProfile, Screen
 from romforge.safeio import read_csv
 from romforge.textrender import ZWJ, ZWNJ, Line, Typesetter, clusters
+from romforge.tree import FILE, RomTree
+from romforge.workspace import Workspace
 
 CREDITS_CSV = "credits/contributors.csv"
 REQUIRED = ("name", "joined")
@@ -255,6 +257,7 @@ def lay_out(contributors: list[Contributor], typesetter: Typesetter, screen: Scr
         text = c.name if drawn.text.strip() or not c.handle else f"@{c.handle}"  # no font draws the name
         name = drawn if text == c.name and drawn.advance <= col_w else typesetter.line(
             text, px["name"], fill=NAME_COLOR, max_width=col_w)
+        name.missing = drawn.missing
         meta_text = " \u00b7 ".join(x for x in (f"@{c.handle}" if c.handle else "", c.joined.isoformat()) if x)
         meta = typesetter.line(meta_text, px["meta"], fill=META_COLOR, max_width=col_w)
         entries.append(Entry(c, name, meta))
@@ -418,7 +421,7 @@ def plan_credits(profile: DeviceProfile, options: CreditsOptions, csv_path: Path
     if missing:
         notes.append(Finding(credits.source, None, "credits-glyphs", "warning",
                              f"no installed font draws {', '.join(_describe(m[0]) for m in missing[:5])}; "
-                             "left out of the names"))
+                             "left out of the names (a name with nothing left shows its handle)"))
     return CreditsPlan(options, credits, layout, typesetter, location, inspection, base_sha, fit, notes)
 
 
@@ -438,7 +441,7 @@ def _inspect_base(data: bytes, source: str) -> Inspection:
 # ---- the build's steps ---------------------------------------------------------------
 
 
-def credits_for_build(workspace_root: Path, profile: DeviceProfile, base_tree) -> CreditsPlan | None:
+def credits_for_build(workspace_root: Path, profile: DeviceProfile, base_tree: RomTree) -> CreditsPlan | None:
     """plan: the credits this build will draw, or None when the profile or workspace has none."""
     options = CreditsOptions.from_profile(profile)
     csv_path = workspace_root / CREDITS_CSV
@@ -450,10 +453,10 @@ def credits_for_build(workspace_root: Path, profile: DeviceProfile, base_tree) -
                               file=profile.origin.get("bootanimation.credits"),
                               hint=f"add {CREDITS_CSV} (columns name,handle,joined) or drop `credits = true`")
         return None
-    location = find_in_tree(base_tree)
+    found = read_from_tree(base_tree, base_tree.name)
     base = None
-    if location is not None:
-        base = (base_tree.read(*location), f"{base_tree.name}:/{location[0]}/{location[1]}")
+    if found is not None:
+        base, location = (found[0], found[1]), found[2]
     else:
         partition = "product" if "product" in base_tree.partitions() and "product" in profile.partitions else "system"
         location = (partition, "media/bootanimation.zip")
@@ -461,18 +464,18 @@ def credits_for_build(workspace_root: Path, profile: DeviceProfile, base_tree) -
                         csv_shown=CREDITS_CSV, base=base, location=location)
 
 
-def apply_credits(plan: CreditsPlan, tree) -> None:
+def apply_credits(plan: CreditsPlan, tree: RomTree) -> None:
     """apply: write the credited animation where the device looks for it."""
     partition, path = plan.location
     entry = tree.get(partition, path)
-    if entry is not None and entry.kind == "file" and plan.base is not None:
+    if entry is not None and entry.kind == FILE and plan.base is not None:
         current = tree.read(partition, path)
         if hashlib.sha256(current).hexdigest() != plan.base_sha256:  # an earlier step replaced it
             plan.base = _inspect_base(current, f"/{partition}/{path}")
     tree.write_file(partition, path, plan.render())
 
 
-def check_credits(plan: CreditsPlan, tree) -> list[Finding]:
+def check_credits(plan: CreditsPlan, tree: RomTree) -> list[Finding]:
     """check: the written animation passes every bootanimation rule at the device's resolution."""
     partition, path = plan.location
     written = read_bootanimation(tree.read(partition, path), source=f"/{partition}/{path}",
@@ -505,7 +508,7 @@ def render_for_device(profile: DeviceProfile, out: Path, *, credits_csv: Path,
     return plan
 
 
-def render_command(ws, device: str, out: Path, *, credits_csv: Path | None = None, base: Path | None = None,
+def render_command(ws: Workspace, device: str, out: Path, *, credits_csv: Path | None = None, base: Path | None = None,
                    no_base: bool = False) -> CreditsPlan:
     """`romforge bootanim render`: resolve the device, credits and base animation, then render."""
     from romforge.bootanim import load_bootanimation_bytes

@@ -178,7 +178,7 @@ class Typesetter:
 
     @classmethod
     def load(cls, shaping: str | None = None) -> "Typesetter":
-        """Find the fonts; raqm shaping when Pillow has it (or as asked: 'raqm' / 'basic')."""
+        """Find the fonts; raqm shaping when Pillow has it ('basic' forces the fallback layout)."""
         faces = []
         for spec in FONTS:
             path = _find(spec.filename)
@@ -188,10 +188,8 @@ class Typesetter:
                 continue
             bold = _find(spec.bold_filename) if spec.bold_filename else None
             faces.append(_load_face(spec, path, bold))
-        if shaping is None:
+        if shaping is None or not features.check("raqm"):
             shaping = "raqm" if features.check("raqm") else "basic"
-        elif shaping == "raqm" and not features.check("raqm"):
-            raise FontMissingError("raqm shaping", "libraqm", "libraqm0")
         return cls(faces, shaping)
 
     def describe(self) -> list[dict[str, str]]:
