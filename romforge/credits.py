@@ -261,7 +261,7 @@ def lay_out(contributors: list[Contributor], typesetter: Typesetter, screen: Scr
         meta_text = " \u00b7 ".join(x for x in (f"@{c.handle}" if c.handle else "", c.joined.isoformat()) if x)
         meta = typesetter.line(meta_text, px["meta"], fill=META_COLOR, max_width=col_w)
         entries.append(Entry(c, name, meta))
-    title_text = options.title.replace("{count}", str(shown_count))
+    title_text, _ = sanitize(options.title.replace("{count}", str(shown_count)), 80)
     title = _fitting_title(typesetter, title_text, px["title"], content_w)
     pages = [entries[i:i + per_page] for i in range(0, len(entries), per_page)]
     hold = max(fade + 1, options.page_seconds * fps)

@@ -166,9 +166,10 @@ def test_preview_sheet_and_animations(run, small_anim: Path, tmp_path: Path) -> 
     assert run("bootanim", "preview", small_anim, "--animated", webp).exit_code == 0
     with Image.open(webp) as img:
         assert img.format == "WEBP" and img.n_frames == 6 and img.size == (270, 480)
-    first = sheet.read_bytes()
-    assert run("bootanim", "preview", small_anim, "-o", sheet, "--frames", 4).exit_code == 0
-    assert sheet.read_bytes() == first  # deterministic
+    first = (sheet.read_bytes(), gif.read_bytes(), webp.read_bytes())
+    assert run("bootanim", "preview", small_anim, "-o", sheet, "--frames", 4, "--animated", gif).exit_code == 0
+    assert run("bootanim", "preview", small_anim, "--animated", webp).exit_code == 0
+    assert (sheet.read_bytes(), gif.read_bytes(), webp.read_bytes()) == first  # deterministic
 
 
 def test_preview_of_a_release_target_files(run, credited: Path, tmp_path: Path) -> None:
