@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from romforge import __version__
+from romforge.credits import CreditsPlan, apply_credits, check_credits, credits_for_build
 from romforge.errors import CheckFailed, ConfigError, Finding, InputError, ReleaseError
 from romforge.profile import DeviceProfile, load_profile
 from romforge.progress import NullProgress, Progress
@@ -50,6 +51,7 @@ class BuildPlan:
     stamps: dict[str, dict[str, str]]
     inputs: dict
     fingerprint: str
+    credits: CreditsPlan | None = None  # boot-screen credits (romforge/credits.py)
 
 
 @dataclass
@@ -180,8 +182,11 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
         "build_date_utc": build_utc,
         "romforge": __version__,
     }
+    credits = credits_for_build(ws.root, profile, base)
+    if credits is not None:
+        inputs["credits"] = credits.inputs()
     return BuildPlan(ws, profile, request.version, base, build_utc, date_source, store,
-                     release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint)
+                     release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint, credits)
 
 
 # ---- apply / check ------------------------------------------------------------------
@@ -197,8 +202,10 @@ def apply_stamps(p: BuildPlan, tree: RomTree) -> None:
 
 
 def apply(p: BuildPlan, tree: RomTree) -> None:
-    """Change the staged tree: for now, stamp the build's identity into every build.prop."""
+    """Change the staged tree: stamp the build's identity into every build.prop, add the credits."""
     apply_stamps(p, tree)
+    if p.credits is not None:
+        apply_credits(p.credits, tree)
 
 
 def check(p: BuildPlan, tree: RomTree) -> list[Finding]:
@@ -216,6 +223,8 @@ def check(p: BuildPlan, tree: RomTree) -> list[Finding]:
         findings.append(Finding(unlabeled[0].fs_config_path, None, "selinux-unlabeled", "warning",
                                 f"{len(unlabeled)} entries have no SELinux label (first: {unlabeled[0].device_path}); "
                                 "images will not boot with SELinux enforcing"))
+    if p.credits is not None:
+        findings += check_credits(p.credits, tree)
     return findings
 
 
@@ -245,6 +254,8 @@ def package(p: BuildPlan, tree: RomTree, out: Path, findings: list[Finding], pro
         "outputs": {TARGET_FILES: {"size": (out / TARGET_FILES).stat().st_size,
                                    "sha256": _sha256_file(out / TARGET_FILES)}},
     }
+    if p.credits is not None:
+        info["credits"] = p.credits.summary()
     (out / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return info
 
