@@ -20,7 +20,7 @@ from romforge.errors import ToolFailedError, ToolMissingError
 FRAMEWORK_RES = Path(os.environ.get("ROMFORGE_FRAMEWORK_RES",
                                     "/usr/share/android-framework-res/framework-res.apk"))
 TESTKEY_DIR = Path(__file__).resolve().parent / "data" / "testkeys"
-TOOL_PACKAGES = {"aapt2": "aapt", "zipalign": "zipalign", "apksigner": "apksigner"}
+TOOL_PACKAGES = {"aapt2": "aapt", "zipalign": "zipalign", "apksigner": "apksigner", "patch": "patch"}
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
 
 

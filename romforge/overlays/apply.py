@@ -12,21 +12,20 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import whatthepatch
 from lxml import etree
-from whatthepatch.exceptions import HunkApplyException
 
 from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, ToolFailedError
 from romforge.overlays.resolve import Resolved
 from romforge.overlays.spec import (XPATH_NAMESPACES, FileOp, OverlaySpec, PatchOp, PropOp, ResourceOverlay,
                                     XmlOp, parse_fragment)
 from romforge.props import BuildProp
-from romforge.rro import SigningKey, build_rro, values_xml
+from romforge.rro import SigningKey, build_rro, tool, values_xml
 from romforge.tree import DIR, FILE, FILE_CONTEXTS, SYMLINK, FileMeta, RomTree, default_meta, stage
 from romforge.xmlsafe import parse_xml, serialize_xml
 
@@ -332,34 +331,44 @@ def _resources(run: _Run, spec: OverlaySpec, res: ResourceOverlay) -> None:
     run.actions[spec.name].append(f"rro {res.target} -> /{res.partition}/{res.apk_path} (priority {res.priority})")
 
 
+_FAILED_HUNK = re.compile(r"Hunk #(\d+) FAILED")
+
+
+def _run_patch(original: bytes, section: str, work: Path) -> tuple[bytes | None, str]:
+    """GNU patch on one file's section, strictly: no fuzz, no reversed patches, no backups."""
+    (work / "original").write_bytes(original)
+    (work / "section.diff").write_text(section, encoding="utf-8")
+    result = work / "result"
+    result.unlink(missing_ok=True)
+    proc = subprocess.run([tool("patch"), "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
+                           "--reject-file=-", "--quiet", "-i", str(work / "section.diff"), "-o", str(result),
+                           str(work / "original")], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None, (proc.stdout + proc.stderr).strip()
+    return result.read_bytes(), ""
+
+
 def _patch(run: _Run, spec: OverlaySpec, op: PatchOp) -> None:
-    for target in op.targets:
-        where = f"/{target.partition}/{target.path}"
-        entry = run.tree.get(target.partition, target.path)
-        if entry is None or entry.kind != FILE:
-            _fail(run, spec, op.line, f"{op.shown} patches {where}, which is not a file in the tree")
-            continue
-        data = run.tree.read(target.partition, target.path)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            _fail(run, spec, op.line, f"{op.shown} patches {where}, which is not UTF-8 text")
-            continue
-        newline = "\r\n" if "\r\n" in text else "\n"
-        try:
-            lines = whatthepatch.apply_diff(target.diff, text)
-        except HunkApplyException as exc:
-            hunk = getattr(exc, "hunk", None) or 1
-            line = target.hunk_lines[hunk - 1] if hunk - 1 < len(target.hunk_lines) else None
-            run.problems.append(InputError(f"hunk #{hunk} does not apply to {where}: {exc.args[0]}",
-                                           file=op.shown, line=line,
-                                           hint=f"regenerate the diff against the base ROM's {where} "
-                                                f"(used by {spec.file}:{op.line})"))
-            continue
-        result = newline.join(lines) + (newline if text.endswith(("\n", "\r")) or not text else "")
-        run.tree.write_file(target.partition, target.path, result.encode("utf-8"))
-        run.origins[(target.partition, target.path)] = spec.name
-        run.actions[spec.name].append(f"patch {where} ({len(target.hunk_lines)} hunk(s))")
+    with tempfile.TemporaryDirectory(prefix="romforge-patch-") as tmp:
+        for target in op.targets:
+            where = f"/{target.partition}/{target.path}"
+            entry = run.tree.get(target.partition, target.path)
+            if entry is None or entry.kind != FILE:
+                _fail(run, spec, op.line, f"{op.shown} patches {where}, which is not a file in the tree")
+                continue
+            patched, output = _run_patch(run.tree.read(target.partition, target.path), target.text, Path(tmp))
+            if patched is None:
+                failed = [int(n) for n in _FAILED_HUNK.findall(output)] or [1]
+                for hunk in failed:
+                    line = target.hunk_lines[hunk - 1] if hunk <= len(target.hunk_lines) else target.hunk_lines[0]
+                    detail = output.splitlines()[-1] if output else "patch failed"
+                    run.problems.append(InputError(
+                        f"hunk #{hunk} does not apply to {where} ({detail})", file=op.shown, line=line,
+                        hint=f"regenerate the diff against the base ROM's {where} (used by {spec.file}:{op.line})"))
+                continue
+            run.tree.write_file(target.partition, target.path, patched)
+            run.origins[(target.partition, target.path)] = spec.name
+            run.actions[spec.name].append(f"patch {where} ({len(target.hunk_lines)} hunk(s))")
 
 
 def _write_contexts(run: _Run) -> None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import whatthepatch
 from lxml import etree
 
 from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, shown_path
@@ -139,7 +138,7 @@ class ResourceOverlay:
 class FilePatch:
     partition: str
     path: str
-    diff: Any  # whatthepatch's diff
+    text: str  # this file's part of the diff, headers and hunks
     hunk_lines: tuple[int, ...]  # line of each @@ in the patch file
 
 
@@ -660,16 +659,71 @@ def _read_resources(r: _Reader, data: dict, name: str) -> list[ResourceOverlay]:
     return found
 
 
-def _hunk_lines(text: str) -> list[list[int]]:
-    """For each file section of a unified diff, the line numbers of its @@ headers."""
-    sections: list[list[int]] = []
-    lines = text.splitlines()
-    for number, line in enumerate(lines, start=1):
-        if line.startswith("+++ ") and number >= 2 and lines[number - 2].startswith("--- "):
-            sections.append([])
-        elif line.startswith("@@") and sections:
-            sections[-1].append(number)
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass(frozen=True)
+class DiffSection:
+    old: str
+    new: str
+    hunk_lines: tuple[int, ...]
+    text: str
+
+
+def _diff_name(header: str) -> str:
+    return header[4:].split("\t", 1)[0].strip()
+
+
+def split_unified_diff(text: str, *, source: str) -> list[DiffSection]:
+    """The file sections of a unified diff, read by the hunk counts (as GNU patch does), so a
+    removed line that starts with '-- ' is never taken for a header. Preamble lines
+    (`diff --git`, `index`, mail text) are skipped."""
+    lines = text.splitlines(keepends=True)
+    sections: list[DiffSection] = []
+    i = 0
+    while i < len(lines):
+        if not (lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")):
+            i += 1
+            continue
+        start, old, new = i, _diff_name(lines[i]), _diff_name(lines[i + 1])
+        i += 2
+        hunks = []
+        while i < len(lines) and lines[i].startswith("@@"):
+            m = _HUNK.match(lines[i])
+            if not m:
+                raise InputError(f"malformed hunk header {lines[i].strip()[:60]!r}", file=source, line=i + 1)
+            hunks.append(i + 1)
+            old_left, new_left = int(m.group(2) or 1), int(m.group(4) or 1)
+            i += 1
+            while old_left > 0 or new_left > 0:
+                if i >= len(lines):
+                    raise InputError("the diff ends inside a hunk", file=source, line=hunks[-1])
+                mark = lines[i][:1]
+                if mark in (" ", "\n", "\r"):
+                    old_left, new_left = old_left - 1, new_left - 1
+                elif mark == "-":
+                    old_left -= 1
+                elif mark == "+":
+                    new_left -= 1
+                elif mark != "\\":
+                    raise InputError(f"unexpected line in a hunk: {lines[i].rstrip()[:60]!r}", file=source, line=i + 1)
+                if old_left < 0 or new_left < 0:
+                    raise InputError("a hunk holds more lines than its @@ header says", file=source, line=hunks[-1])
+                i += 1
+            while i < len(lines) and lines[i].startswith("\\"):
+                i += 1
+        if not hunks:
+            raise InputError(f"'{old}' has no @@ hunk", file=source, line=start + 1)
+        sections.append(DiffSection(old, new, tuple(hunks), "".join(lines[start:i])))
+    if not sections:
+        raise InputError("is not a unified diff (expected ---/+++ headers and @@ hunks)", file=source)
     return sections
+
+
+def _strip_ab(old: str, new: str) -> tuple[str, str]:
+    if old.startswith("a/") and new.startswith("b/"):
+        return old[2:], new[2:]
+    return old, new
 
 
 def _read_patches(r: _Reader, data: dict) -> list[PatchOp]:
@@ -691,18 +745,13 @@ def _read_patches(r: _Reader, data: dict) -> list[PatchOp]:
             continue
         shown = shown_path(path)
         try:
-            text = decode_text(path.read_bytes(), shown=shown)
+            sections = split_unified_diff(decode_text(path.read_bytes(), shown=shown), source=shown)
         except InputError as exc:
             r.problems.append(exc)
             continue
-        diffs = [d for d in whatthepatch.parse_patch(text) if d.header is not None]
-        sections = _hunk_lines(text)
-        if not diffs or len(sections) != len(diffs) or any(not d.changes for d in diffs):
-            r.problem(f"{shown} is not a unified diff (expected ---/+++ headers and @@ hunks)", *at, "file")
-            continue
         targets = []
-        for diff, hunks in zip(diffs, sections):
-            old, new = diff.header.old_path, diff.header.new_path
+        for section in sections:
+            old, new = _strip_ab(section.old, section.new)
             if old == "/dev/null" or new == "/dev/null" or old != new:
                 r.problem(f"{shown}: '{old}' → '{new}': patches change existing files; use [[files]] to add, "
                           "remove or rename", *at, "file")
@@ -716,7 +765,7 @@ def _read_patches(r: _Reader, data: dict) -> list[PatchOp]:
             except ValueError as exc:
                 r.problem(f"{shown}: {exc}", *at, "file")
                 continue
-            targets.append(FilePatch(partition, target, diff, tuple(hunks)))
+            targets.append(FilePatch(partition, target, section.text, section.hunk_lines))
         if targets:
             ops.append(PatchOp(path, shown, r.doc.line_of(*at), tuple(targets)))
     return ops
