@@ -30,3 +30,10 @@ def device(ws: Path, overlays: list[str], *, name: str = "testdev", inherits: st
         f"overlays = [{listed}]\n{extra}"
         "[screen]\nwidth = 1080\nheight = 2340\ndensity = 440\n")
     return name
+
+
+def prop_overlay(ws: Path, name: str, relations: str = "") -> Path:
+    """The smallest real overlay: one system property, plus requires/after/conflicts lines."""
+    key = name.replace("-", "_")
+    return write_overlay(ws, name, f'name = "{name}"\nversion = "1"\n{relations}\n'
+                                   f'[props.system.set]\n"persist.romforge.{key}" = "1"\n')

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import files_under, tree_snapshot
-from overlaykit import DATE, device, write_overlay
+from overlaykit import DATE, device, prop_overlay, write_overlay
 from romforge.overlays.resolve import resolve
 from romforge.profile import load_profile
 from romforge.workspace import load_workspace
@@ -42,18 +42,8 @@ def test_conflicts_missing_requirements_and_unknown_overlays_in_one_report(run, 
         [props.system.set]
         "persist.romforge.qs" = "dark"
         """)
-    write_overlay(workspace, "light-qs", """
-        name = "light-qs"
-        version = "1"
-        [props.system.set]
-        "persist.romforge.qs_theme" = "light"
-        """)
-    write_overlay(workspace, "qs-base", """
-        name = "qs-base"
-        version = "1"
-        [props.system.set]
-        "persist.romforge.qs_base" = "1"
-        """)
+    prop_overlay(workspace, "light-qs")
+    prop_overlay(workspace, "qs-base")
     report = _refused(run, workspace, device(workspace, ["dark-qs", "light-qs", "ghost"]))
     assert "4 problem(s) with the overlays of testdev; nothing was built" in report[0]
     _has(report, "device-profiles/testdev.toml", 4, "enables overlay 'ghost'")
@@ -64,13 +54,7 @@ def test_conflicts_missing_requirements_and_unknown_overlays_in_one_report(run, 
 
 def test_cycle_is_reported_with_each_step(run, workspace: Path) -> None:
     for name, after in (("a-one", "c-three"), ("b-two", "a-one"), ("c-three", "b-two")):
-        write_overlay(workspace, name, f"""
-            name = "{name}"
-            version = "1"
-            after = ["{after}"]
-            [props.system.set]
-            "persist.romforge.{name.replace('-', '_')}" = "1"
-            """)
+        prop_overlay(workspace, name, f'after = ["{after}"]')
     report = _refused(run, workspace, device(workspace, ["a-one", "b-two", "c-three"]))
     text = "\n".join(report)
     assert "overlay order forms a cycle" in text
@@ -218,13 +202,7 @@ def test_overlay_setting_a_stamped_property_is_refused(run, workspace: Path) -> 
 
 def test_order_follows_after_and_requires_with_a_stable_tie_break(workspace: Path) -> None:
     for name, extra in (("zeta", ""), ("alpha", 'after = ["zeta"]'), ("mid", ""), ("beta", 'requires = ["mid"]')):
-        write_overlay(workspace, name, f"""
-            name = "{name}"
-            version = "1"
-            {extra}
-            [props.system.set]
-            "persist.romforge.{name}" = "1"
-            """)
+        prop_overlay(workspace, name, extra)
     dev = device(workspace, ["alpha", "beta", "mid", "zeta"])
     ws = load_workspace(workspace)
     order = [o.name for o in resolve(workspace / "overlays", load_profile(dev, ws.profile_dirs)).order]

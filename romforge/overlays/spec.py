@@ -248,6 +248,20 @@ class _Reader:
                 good.append(item)
         return tuple(good)
 
+    def entries(self, data: dict, key: str, allowed: tuple[str, ...]) -> list[tuple[tuple[str, int], dict]]:
+        """The tables of an [[array]], each with its key path; unknown keys reported."""
+        value = data.get(key, [])
+        if not self.typed(value, list, key, key):
+            return []
+        found = []
+        for i, entry in enumerate(value):
+            if not isinstance(entry, dict):
+                self.problem(f"each [[{key}]] entry must be a table", key)
+                continue
+            self.table_keys(entry, allowed, f"[[{key}]]", key, i)
+            found.append(((key, i), entry))
+        return found
+
     def table_keys(self, table: dict, allowed: tuple[str, ...], label: str, *keys: str | int) -> None:
         for key in table:
             if key not in allowed:
@@ -362,16 +376,8 @@ _FILE_KEYS = ("action", "partition", "path", "source", "content", "target", "mod
 
 
 def _read_files(r: _Reader, data: dict) -> list[FileOp]:
-    entries = data.get("files", [])
-    if not r.typed(entries, list, "files", "files"):
-        return []
     ops = []
-    for i, entry in enumerate(entries):
-        at = ("files", i)
-        if not isinstance(entry, dict):
-            r.problem("each [[files]] entry must be a table", "files")
-            continue
-        r.table_keys(entry, _FILE_KEYS, "[[files]]", *at)
+    for at, entry in r.entries(data, "files", _FILE_KEYS):
         action = entry.get("action", "add")
         if action not in FILE_ACTIONS:
             r.problem(f"unknown file action {action!r}; use one of {', '.join(FILE_ACTIONS)}", *at, "action")
@@ -483,16 +489,8 @@ _XML_KEYS = ("partition", "path", "add", "under", "remove", "set", "at", "create
 
 
 def _read_xml(r: _Reader, data: dict) -> list[XmlOp]:
-    entries = data.get("xml", [])
-    if not r.typed(entries, list, "xml", "xml"):
-        return []
     ops = []
-    for i, entry in enumerate(entries):
-        at = ("xml", i)
-        if not isinstance(entry, dict):
-            r.problem("each [[xml]] entry must be a table", "xml")
-            continue
-        r.table_keys(entry, _XML_KEYS, "[[xml]]", *at)
+    for at, entry in r.entries(data, "xml", _XML_KEYS):
         partition = r.partition(entry, *at)
         if "path" not in entry:
             r.problem("[[xml]] needs 'path', an XML file under etc/ of the partition", *at)
@@ -616,16 +614,8 @@ def _read_res_dir(r: _Reader, res: Path, *keys: str | int) -> None:
 
 
 def _read_resources(r: _Reader, data: dict, name: str) -> list[ResourceOverlay]:
-    entries = data.get("resources", [])
-    if not r.typed(entries, list, "resources", "resources"):
-        return []
     found = []
-    for i, entry in enumerate(entries):
-        at = ("resources", i)
-        if not isinstance(entry, dict):
-            r.problem("each [[resources]] entry must be a table", "resources")
-            continue
-        r.table_keys(entry, _RES_KEYS, "[[resources]]", *at)
+    for at, entry in r.entries(data, "resources", _RES_KEYS):
         target = entry.get("target")
         if not isinstance(target, str) or not _PACKAGE.match(target):
             r.problem("[[resources]] needs 'target', the package to overlay (e.g. \"com.android.systemui\")", *at)
@@ -727,16 +717,8 @@ def _strip_ab(old: str, new: str) -> tuple[str, str]:
 
 
 def _read_patches(r: _Reader, data: dict) -> list[PatchOp]:
-    entries = data.get("patches", [])
-    if not r.typed(entries, list, "patches", "patches"):
-        return []
     ops = []
-    for i, entry in enumerate(entries):
-        at = ("patches", i)
-        if not isinstance(entry, dict):
-            r.problem("each [[patches]] entry must be a table", "patches")
-            continue
-        r.table_keys(entry, ("file",), "[[patches]]", *at)
+    for at, entry in r.entries(data, "patches", ("file",)):
         if "file" not in entry:
             r.problem("[[patches]] needs 'file', a unified diff in the overlay folder", *at)
             continue
