@@ -12,7 +12,6 @@ from lxml import etree
 
 from overlaykit import DATE, device, write_overlay
 from romforge.build import BuildRequest, build
-from romforge.props import BuildProp
 from romforge.selinux import FileContexts
 from romforge.tree import RomTree
 from romforge.workspace import load_workspace
@@ -301,3 +300,15 @@ def test_devices_filter_skips_an_overlay(run, workspace: Path, dev: str, skipped
     names = [o["name"] for o in data["overlays"]]
     assert names == sorted(names)  # no order constraints between them: ties broken by name
     assert [s["name"] for s in data["skipped"]] == ([skipped] if skipped else [])
+
+
+def test_overlay_check_command(run, workspace: Path) -> None:
+    ok = run("overlay", "check", "--all", cwd=workspace)
+    assert ok.exit_code == 0, ok.output
+    assert "3 overlay(s) ok: call-answer-time, flashlight-tile, notification-led" in ok.output
+    missing = run("overlay", "check", "no-such", "--json", cwd=workspace)
+    assert missing.exit_code == 3
+    data = json.loads(missing.output)
+    assert data["ok"] is False and "no overlay 'no-such'" in data["findings"][0]["message"]
+    usage = run("overlay", "check", cwd=workspace)
+    assert usage.exit_code == 2

@@ -24,7 +24,7 @@ from romforge.errors import ConfigError, InputError, InputProblems, RomforgeErro
 from romforge.overlays.resolve import Resolved
 from romforge.overlays.spec import (XPATH_NAMESPACES, FileOp, OverlaySpec, PatchOp, PropOp, ResourceOverlay,
                                     XmlOp, parse_fragment)
-from romforge.props import BuildProp
+from romforge.profile import DeviceProfile
 from romforge.rro import SigningKey, build_rro, tool, values_xml
 from romforge.tree import DIR, FILE, FILE_CONTEXTS, SYMLINK, FileMeta, RomTree, default_meta, stage
 from romforge.xmlsafe import parse_xml, serialize_xml
@@ -423,7 +423,7 @@ def apply_overlays(plan: OverlayPlan, tree: RomTree) -> None:
         raise InputProblems(f"{len(run.problems)} problem(s) applying the overlays", run.problems)
 
 
-def plan_overlays(overlays_dir: Path, profile, base: RomTree, *, key_prefix: Path | None,
+def plan_overlays(overlays_dir: Path, profile: DeviceProfile, base: RomTree, *, key_prefix: Path | None,
                   reserved_props: dict[str, dict[str, str]] | None = None) -> OverlayPlan:
     """Resolve the profile's overlays and check them against `base`; raises InputProblems."""
     from romforge.overlays.resolve import resolve

@@ -3,8 +3,6 @@ without building a release."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from romforge.errors import CheckFailed, Finding, InputProblems, RomforgeError
 from romforge.overlays.apply import prepare, signing_key
 from romforge.overlays.resolve import Resolved, resolve
