@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,11 +20,12 @@ from typing import Callable
 from lxml import etree
 
 from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, ToolFailedError
-from romforge.overlays.resolve import Resolved
+from romforge.overlays.patch import failed_hunks, run_patch
+from romforge.overlays.resolve import Resolved, resolve_all
 from romforge.overlays.spec import (XPATH_NAMESPACES, FileOp, OverlaySpec, PatchOp, PropOp, ResourceOverlay,
                                     XmlOp, parse_fragment)
 from romforge.profile import DeviceProfile
-from romforge.rro import SigningKey, build_rro, tool, values_xml
+from romforge.rro import SigningKey, build_rro, values_xml
 from romforge.tree import DIR, FILE, FILE_CONTEXTS, SYMLINK, FileMeta, RomTree, default_meta, stage
 from romforge.xmlsafe import parse_xml, serialize_xml
 
@@ -331,23 +331,6 @@ def _resources(run: _Run, spec: OverlaySpec, res: ResourceOverlay) -> None:
     run.actions[spec.name].append(f"rro {res.target} -> /{res.partition}/{res.apk_path} (priority {res.priority})")
 
 
-_FAILED_HUNK = re.compile(r"Hunk #(\d+) FAILED")
-
-
-def _run_patch(original: bytes, section: str, work: Path) -> tuple[bytes | None, str]:
-    """GNU patch on one file's section, strictly: no fuzz, no reversed patches, no backups."""
-    (work / "original").write_bytes(original)
-    (work / "section.diff").write_text(section, encoding="utf-8")
-    result = work / "result"
-    result.unlink(missing_ok=True)
-    proc = subprocess.run([tool("patch"), "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
-                           "--reject-file=-", "--quiet", "-i", str(work / "section.diff"), "-o", str(result),
-                           str(work / "original")], capture_output=True, text=True)
-    if proc.returncode != 0:
-        return None, (proc.stdout + proc.stderr).strip()
-    return result.read_bytes(), ""
-
-
 def _patch(run: _Run, spec: OverlaySpec, op: PatchOp) -> None:
     with tempfile.TemporaryDirectory(prefix="romforge-patch-") as tmp:
         for target in op.targets:
@@ -356,9 +339,9 @@ def _patch(run: _Run, spec: OverlaySpec, op: PatchOp) -> None:
             if entry is None or entry.kind != FILE:
                 _fail(run, spec, op.line, f"{op.shown} patches {where}, which is not a file in the tree")
                 continue
-            patched, output = _run_patch(run.tree.read(target.partition, target.path), target.text, Path(tmp))
+            patched, output = run_patch(run.tree.read(target.partition, target.path), target.text, Path(tmp))
             if patched is None:
-                failed = [int(n) for n in _FAILED_HUNK.findall(output)] or [1]
+                failed = failed_hunks(output)
                 for hunk in failed:
                     line = target.hunk_lines[hunk - 1] if hunk <= len(target.hunk_lines) else target.hunk_lines[0]
                     detail = output.splitlines()[-1] if output else "patch failed"
@@ -404,14 +387,17 @@ def _apply_all(resolved: Resolved, tree: RomTree, apks: dict[str, bytes]) -> _Ru
     return run
 
 
-def prepare(resolved: Resolved, base: RomTree, key: SigningKey, signing: str) -> OverlayPlan:
-    """Build the RROs and apply everything to a throw-away stage of `base`; all problems at once."""
-    apks, problems = build_rros(resolved, key)
+def prepare(resolved: Resolved, base: RomTree, key: SigningKey, signing: str,
+            earlier: list[RomforgeError] | None = None) -> OverlayPlan:
+    """Build the RROs and apply everything to a throw-away stage of `base`; raises InputProblems
+    with these problems and the `earlier` ones (from reading and resolving) together."""
+    apks, built = build_rros(resolved, key)
+    problems = list(earlier or []) + built
     with tempfile.TemporaryDirectory(prefix="romforge-overlay-check-") as tmp:
         run = _apply_all(resolved, stage(base, Path(tmp) / "dry-run"), apks)
     problems += run.problems
     if problems:
-        raise InputProblems(f"{len(problems)} problem(s) applying the overlays of {resolved.device}; "
+        raise InputProblems(f"{len(problems)} problem(s) with the overlays of {resolved.device}; "
                             "nothing was built", problems)
     return OverlayPlan(resolved, apks, signing, run.origins, run.removed, run.actions)
 
@@ -426,11 +412,12 @@ def apply_overlays(plan: OverlayPlan, tree: RomTree) -> None:
 def plan_overlays(overlays_dir: Path, profile: DeviceProfile, base: RomTree, *, key_prefix: Path | None,
                   reserved_props: dict[str, dict[str, str]] | None = None) -> OverlayPlan:
     """Resolve the profile's overlays and check them against `base`; raises InputProblems."""
-    from romforge.overlays.resolve import resolve
-
-    resolved = resolve(overlays_dir, profile, reserved_props=reserved_props)
+    resolved, problems = resolve_all(overlays_dir, profile, reserved_props=reserved_props)
+    if resolved is None:  # no order to try them in
+        raise InputProblems(f"{len(problems)} problem(s) with the overlays of {profile.profile}; nothing was built",
+                            problems)
     if any(spec.resources for spec in resolved.order):
         key, signing = signing_key(key_prefix)
     else:
         key, signing = SigningKey.sample(), "none (no RROs)"
-    return prepare(resolved, base, key, signing)
+    return prepare(resolved, base, key, signing, problems)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from romforge.errors import CheckFailed, Finding, InputProblems, RomforgeError
 from romforge.overlays.apply import prepare, signing_key
 from romforge.overlays.resolve import Resolved, resolve
-from romforge.overlays.spec import OverlaySpec, load_overlay, overlay_names
+from romforge.overlays.spec import OverlaySpec, load_overlay, overlay_names, read_overlay
 from romforge.profile import load_profile
 from romforge.rro import SigningKey
 from romforge.tree import RomTree
@@ -88,14 +88,11 @@ def check_overlays(ws: Workspace, names: list[str] | None = None) -> list[str]:
                                           file=str(overlays_dir.name)))
             continue
     for name in available:
-        try:
-            specs[name] = load_overlay(overlays_dir / name)
-        except InputProblems as exc:
-            if name in wanted:
-                problems += exc.problems
-        except RomforgeError as exc:
-            if name in wanted:
-                problems.append(exc)
+        spec, found = read_overlay(overlays_dir / name)
+        if spec is not None:
+            specs[name] = spec
+        if name in wanted:
+            problems += found
     for name in wanted:
         spec = specs.get(name)
         if spec is None:
@@ -107,7 +104,7 @@ def check_overlays(ws: Workspace, names: list[str] | None = None) -> list[str]:
             if other not in available:
                 problems.append(spec.error(f"conflicts names '{other}', which does not exist", spec.line("conflicts")))
     base_path = ws.base_rom
-    if base_path is not None and base_path.exists() and not problems:
+    if base_path is not None and base_path.exists():
         base = RomTree.open(base_path)
         key: SigningKey | None = None
         for name in wanted:
@@ -115,7 +112,7 @@ def check_overlays(ws: Workspace, names: list[str] | None = None) -> list[str]:
             if any(s.resources for s in chain) and key is None:
                 key, _ = signing_key(ws.overlay_key)
             try:
-                prepare(Resolved("(check)", tuple(chain)), base, key or SigningKey.sample(), "check")
+                prepare(Resolved(name, tuple(chain)), base, key or SigningKey.sample(), "check")
             except InputProblems as exc:
                 seen = {p.format() for p in problems}
                 problems += [p for p in exc.problems if p.format() not in seen]

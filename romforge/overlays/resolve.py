@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from romforge.errors import ConfigError, InputProblems, RomforgeError, shown_path
-from romforge.overlays.spec import OVERLAY_TOML, OverlaySpec, load_overlay, overlay_names
+from romforge.overlays.spec import OVERLAY_TOML, OverlaySpec, overlay_names, read_overlay
 from romforge.profile import DeviceProfile
 from romforge.tomlfile import load_toml
 
@@ -43,15 +43,6 @@ def _profile_location(profile: DeviceProfile) -> tuple[str | None, int | None]:
             except ConfigError:
                 return origin, None
     return origin, None
-
-
-def _load(overlays_dir: Path, name: str) -> tuple[OverlaySpec | None, list[RomforgeError]]:
-    try:
-        return load_overlay(overlays_dir / name), []
-    except InputProblems as exc:
-        return None, exc.problems
-    except RomforgeError as exc:
-        return None, [exc]
 
 
 def _topological(specs: dict[str, OverlaySpec]) -> tuple[list[str], dict[str, set[str]]]:
@@ -132,6 +123,17 @@ def _unordered_overlaps(specs: list[OverlaySpec], ancestors: dict[str, frozenset
 def resolve(overlays_dir: Path, profile: DeviceProfile, *,
             reserved_props: dict[str, dict[str, str]] | None = None) -> Resolved:
     """The profile's overlays for this device, ordered; raises InputProblems with every problem found."""
+    resolved, problems = resolve_all(overlays_dir, profile, reserved_props=reserved_props)
+    if problems or resolved is None:
+        raise InputProblems(f"{len(problems)} problem(s) with the overlays of {profile.profile}; nothing was built",
+                            problems)
+    return resolved
+
+
+def resolve_all(overlays_dir: Path, profile: DeviceProfile, *,
+                reserved_props: dict[str, dict[str, str]] | None = None) -> tuple[Resolved | None, list[RomforgeError]]:
+    """The ordered overlays (the valid parts of broken ones included) and every problem found;
+    no order (None) when after/requires form a cycle."""
     problems: list[RomforgeError] = []
     profile_file, profile_line = _profile_location(profile)
     enabled: dict[str, OverlaySpec] = {}
@@ -142,7 +144,7 @@ def resolve(overlays_dir: Path, profile: DeviceProfile, *,
                 "does not exist", file=profile_file, line=profile_line,
                 hint=f"overlays available: {', '.join(overlay_names(overlays_dir)) or '(none)'}"))
             continue
-        spec, found = _load(overlays_dir, name)
+        spec, found = read_overlay(overlays_dir / name)
         problems += found
         if spec is not None:
             enabled[name] = spec
@@ -186,7 +188,6 @@ def resolve(overlays_dir: Path, profile: DeviceProfile, *,
     else:
         ancestors = _ancestors(order, before)
         problems += _unordered_overlaps([applied[n] for n in order], ancestors)
-    if problems:
-        raise InputProblems(f"{len(problems)} problem(s) with the overlays of {profile.profile}; nothing was built",
-                            problems)
-    return Resolved(profile.profile, tuple(applied[n] for n in order), skipped, ancestors)
+    if stuck:
+        return None, problems
+    return Resolved(profile.profile, tuple(applied[n] for n in order), skipped, ancestors), problems

@@ -25,6 +25,7 @@ from romforge.rro import ANDROID_NS
 from romforge.safeio import decode_text
 from romforge.tomlfile import TomlDoc, load_toml, type_name
 from romforge.tree import clean_path
+from romforge.overlays.patch import split_unified_diff
 from romforge.xmlsafe import parse_xml
 
 OVERLAY_TOML = "overlay.toml"
@@ -649,67 +650,6 @@ def _read_resources(r: _Reader, data: dict, name: str) -> list[ResourceOverlay]:
     return found
 
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-
-
-@dataclass(frozen=True)
-class DiffSection:
-    old: str
-    new: str
-    hunk_lines: tuple[int, ...]
-    text: str
-
-
-def _diff_name(header: str) -> str:
-    return header[4:].split("\t", 1)[0].strip()
-
-
-def split_unified_diff(text: str, *, source: str) -> list[DiffSection]:
-    """The file sections of a unified diff, read by the hunk counts (as GNU patch does), so a
-    removed line that starts with '-- ' is never taken for a header. Preamble lines
-    (`diff --git`, `index`, mail text) are skipped."""
-    lines = text.splitlines(keepends=True)
-    sections: list[DiffSection] = []
-    i = 0
-    while i < len(lines):
-        if not (lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")):
-            i += 1
-            continue
-        start, old, new = i, _diff_name(lines[i]), _diff_name(lines[i + 1])
-        i += 2
-        hunks = []
-        while i < len(lines) and lines[i].startswith("@@"):
-            m = _HUNK.match(lines[i])
-            if not m:
-                raise InputError(f"malformed hunk header {lines[i].strip()[:60]!r}", file=source, line=i + 1)
-            hunks.append(i + 1)
-            old_left, new_left = int(m.group(2) or 1), int(m.group(4) or 1)
-            i += 1
-            while old_left > 0 or new_left > 0:
-                if i >= len(lines):
-                    raise InputError("the diff ends inside a hunk", file=source, line=hunks[-1])
-                mark = lines[i][:1]
-                if mark in (" ", "\n", "\r"):
-                    old_left, new_left = old_left - 1, new_left - 1
-                elif mark == "-":
-                    old_left -= 1
-                elif mark == "+":
-                    new_left -= 1
-                elif mark != "\\":
-                    raise InputError(f"unexpected line in a hunk: {lines[i].rstrip()[:60]!r}", file=source, line=i + 1)
-                if old_left < 0 or new_left < 0:
-                    raise InputError("a hunk holds more lines than its @@ header says", file=source, line=hunks[-1])
-                i += 1
-            while i < len(lines) and lines[i].startswith("\\"):
-                i += 1
-        if not hunks:
-            raise InputError(f"'{old}' has no @@ hunk", file=source, line=start + 1)
-        sections.append(DiffSection(old, new, tuple(hunks), "".join(lines[start:i])))
-    if not sections:
-        raise InputError("is not a unified diff (expected ---/+++ headers and @@ hunks)", file=source)
-    return sections
-
-
 def _strip_ab(old: str, new: str) -> tuple[str, str]:
     if old.startswith("a/") and new.startswith("b/"):
         return old[2:], new[2:]
@@ -796,13 +736,19 @@ def _digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def load_overlay(root: Path) -> OverlaySpec:
-    """Read `root/overlay.toml`; raises InputProblems listing every problem in it."""
+def read_overlay(root: Path) -> tuple[OverlaySpec | None, list[RomforgeError]]:
+    """Read `root/overlay.toml`: the operations that are valid, and every problem found.
+
+    The spec is None only when the file cannot be read as TOML at all; otherwise the valid
+    parts can still be tried on the base ROM, so one report can name every problem."""
     toml_path = root / OVERLAY_TOML
     shown = shown_path(toml_path)
     if toml_path.is_symlink():
-        raise ConfigError("is a symlink; overlay.toml must be a real file", file=shown)
-    doc = load_toml(toml_path, display=shown)
+        return None, [ConfigError("is a symlink; overlay.toml must be a real file", file=shown)]
+    try:
+        doc = load_toml(toml_path, display=shown)
+    except ConfigError as exc:
+        return None, [exc]
     data = doc.data
     r = _Reader(doc, root)
     for key in data:
@@ -814,6 +760,7 @@ def load_overlay(root: Path) -> OverlaySpec:
         name = root.name
     elif name != root.name:
         r.problem(f"'name' is {name!r} but the folder is {root.name!r}; they must match", "name")
+        name = root.name
     version = data.get("version")
     if not isinstance(version, str) or not _VERSION.match(version):
         r.problem("'version' is required: a string such as \"1.0\"", "version")
@@ -828,15 +775,25 @@ def load_overlay(root: Path) -> OverlaySpec:
             r.problem(f"'{key}' names the overlay itself", key)
     spec = OverlaySpec(
         name=name, version=version, description=description, root=root, doc=doc,
-        requires=requires, conflicts=conflicts, after=after, devices=_read_devices(r, data),
+        requires=tuple(v for v in requires if v != name), conflicts=tuple(v for v in conflicts if v != name),
+        after=tuple(v for v in after if v != name), devices=_read_devices(r, data),
         files=tuple(_read_files(r, data)), props=tuple(_read_props(r, data)), xml=tuple(_read_xml(r, data)),
         resources=tuple(_read_resources(r, data, name)), patches=tuple(_read_patches(r, data)),
     )
     if not (spec.files or spec.props or spec.xml or spec.resources or spec.patches) and not r.problems:
         r.problem("the overlay does nothing: add [[files]], [props.*], [[xml]], [[resources]] or [[patches]]")
-    if r.problems:
-        raise InputProblems(f"{shown}: {len(r.problems)} problem(s)", r.problems)
-    return replace(spec, sha256=_digest(root))
+    try:
+        return replace(spec, sha256=_digest(root)), r.problems
+    except InputError as exc:
+        return None, r.problems + [exc]
+
+
+def load_overlay(root: Path) -> OverlaySpec:
+    """Read `root/overlay.toml`; raises InputProblems listing every problem in it."""
+    spec, problems = read_overlay(root)
+    if problems or spec is None:
+        raise InputProblems(f"{shown_path(root / OVERLAY_TOML)}: {len(problems)} problem(s)", problems)
+    return spec
 
 
 def overlay_names(overlays_dir: Path) -> list[str]:
