@@ -165,6 +165,40 @@ def build(device: str, version: str, date: str | None, base: Path | None, out: P
     click.echo(f"  {_shown(result.target_files)}  {tf['size'] / 1e6:.1f} MB  sha256 {tf['sha256'][:16]}…")
 
 
+# ---- locale -------------------------------------------------------------------------
+
+
+@cli.group()
+def locale() -> None:
+    """Locale packs: the translator's check."""
+
+
+@locale.command("check")
+@click.argument("target", type=click.Path(path_type=Path, exists=True))
+@click.option("--source", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Source strings: values/strings.xml for a FILE, or a folder of <package>/values/*.xml for a "
+                   "pack (default: the workspace's source/ folder, then its base ROM).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="github prints GitHub Actions ::error annotations.")
+@workspace_option
+def locale_check(target: Path, source: Path | None, fmt: str, workspace: Path | None) -> None:
+    """Check a locale pack (folder or zip) or one translated strings.xml; exit 3 when errors were found."""
+    from romforge.errors import CheckFailed
+    from romforge.locales.check import errors_in, format_findings, summary
+    from romforge.locales.sources import check_path
+    from romforge.workspace import load_workspace
+
+    ws = load_workspace(workspace, required=False)
+    findings = check_path(target, source=source, workspace_root=ws.root if ws.config_file else None,
+                          base_rom=ws.base_rom)
+    if findings or fmt == "json":
+        click.echo(format_findings(findings, fmt))
+    if errors_in(findings):
+        raise CheckFailed(summary(findings))
+    if fmt == "text":
+        click.echo(f"ok: {summary(findings)}", err=True)
+
+
 def main() -> None:
     cli(prog_name="romforge")
 
