@@ -16,6 +16,7 @@ from pathlib import Path
 
 from romforge import __version__
 from romforge.errors import CheckFailed, ConfigError, Finding, InputError, ReleaseError
+from romforge.locales.shipping import LocalesPlan, apply_locales, plan_locales
 from romforge.profile import DeviceProfile, load_profile
 from romforge.progress import NullProgress, Progress
 from romforge.releases import (BUILD_INFO, check_store, check_version, read_build_info, release_dir,
@@ -50,6 +51,7 @@ class BuildPlan:
     stamps: dict[str, dict[str, str]]
     inputs: dict
     fingerprint: str
+    locales: LocalesPlan = field(default_factory=LocalesPlan)
 
 
 @dataclass
@@ -180,8 +182,10 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
         "build_date_utc": build_utc,
         "romforge": __version__,
     }
+    locales = plan_locales(ws.root, profile, base)
+    inputs["locale_packs"] = locales.inputs()
     return BuildPlan(ws, profile, request.version, base, build_utc, date_source, store,
-                     release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint)
+                     release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint, locales)
 
 
 # ---- apply / check ------------------------------------------------------------------
@@ -197,13 +201,14 @@ def apply_stamps(p: BuildPlan, tree: RomTree) -> None:
 
 
 def apply(p: BuildPlan, tree: RomTree) -> None:
-    """Change the staged tree: for now, stamp the build's identity into every build.prop."""
+    """Change the staged tree: locale packs, then stamp the build's identity into every build.prop."""
+    apply_locales(p.locales, tree)
     apply_stamps(p, tree)
 
 
 def check(p: BuildPlan, tree: RomTree) -> list[Finding]:
     """Look at the finished tree the way a device would; errors stop the build."""
-    findings: list[Finding] = []
+    findings: list[Finding] = list(p.locales.warnings)
     for partition, values in p.stamps.items():
         prop = tree.build_prop(partition)
         where = f"{partition}/{'build.prop' if partition in ('system', 'vendor') else 'etc/build.prop'}"

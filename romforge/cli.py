@@ -196,7 +196,7 @@ def locale_check(target: Path, source: Path | None, fmt: str, workspace: Path | 
     if errors_in(findings):
         raise CheckFailed(summary(findings))
     if fmt == "text":
-        click.echo(f"ok: {summary(findings)}", err=True)
+        click.echo(f"ok: {summary(findings)}" if findings else "ok: no findings", err=True)
 
 
 def main() -> None:

@@ -121,10 +121,10 @@ class _Checker:
         unknown = sorted(set(t.markup) - KNOWN_MARKUP)
         if unknown:
             self.add(file, t, "markup", WARNING, f"<{unknown[0]}> is not markup Android renders", name)
-        elif Counter(t.markup) != Counter(s.markup):
+        elif t.markup != s.markup:  # both sorted
             self.add(file, t, "markup", WARNING, f"markup differs from the source: source uses "
                      f"{_tags(s.markup)}, translation {_tags(t.markup)}", name)
-        if self.has_xliff:
+        if self.has_xliff and (t.xliff or s.xliff):
             self.xliff(file, name, t, s, strict_args)
 
     def format(self, file: str, name: str, t: Value, s: Value, strict: bool) -> None:
@@ -283,7 +283,12 @@ def check_translation_files(files: list[tuple[Path, str]], source: ValuesFile, *
             findings.append(parsed)
         else:
             translations.append(parsed)
-    return findings + check_values(translations, source, tag=tag)
+    return sort_findings(findings + check_values(translations, source, tag=tag))
+
+
+def sort_findings(findings: list[ResFinding]) -> list[ResFinding]:
+    """In reading order: by file, line and column (a stable sort keeps rule order within a spot)."""
+    return sorted(findings, key=lambda f: (f.file, f.line or 0, f.column or 0))
 
 
 def read_source_file(path: Path, shown: str | None = None) -> ValuesFile:
@@ -329,7 +334,7 @@ def check_pack(pack: LocalePack, sources: dict[str, ValuesFile]) -> list[ResFind
         files = pack.files_for(package)
         if files and package in sources:
             findings += check_translation_files([(f.path, f.shown) for f in files], sources[package], tag=pack.tag)
-    return findings
+    return sort_findings(findings)
 
 
 # ---- output -------------------------------------------------------------------------

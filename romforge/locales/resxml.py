@@ -241,6 +241,10 @@ def _lex(chars: list[tuple[str, int]]) -> _Lexed:
     return _Lexed("".join(out), problems, reference_at)
 
 
+def _needs_lexing(text: str) -> bool:
+    return "\\" in text or '"' in text or "'" in text or text.lstrip()[:1] in ("@", "?")
+
+
 # ---- parsing a file -----------------------------------------------------------------
 
 
@@ -284,8 +288,10 @@ class _Reader:
         line, column = self.where(element)
         markup, xliff = _markup(element)
         start = self.offsets.get(element)
-        if start is None:  # positions unavailable: fall back to lxml's text, no lexical checks
-            return Value(" ".join("".join(element.itertext()).split()), line, column, markup, xliff)
+        plain = "".join(element.itertext())
+        if start is None or not _needs_lexing(plain):
+            # nothing aapt2 would treat specially (or no positions): whitespace collapse is all there is
+            return Value(" ".join(plain.split()), line, column, markup, xliff)
         open_end = _tag_end(self.masked, start)
         if self.masked[open_end - 1] == "/":
             return Value("", line, column, markup, xliff)
