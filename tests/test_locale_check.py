@@ -190,3 +190,28 @@ def test_cli_formats_and_exit_codes(tmp_path: Path, run) -> None:
     clean = _write(tmp_path, CLEAN)
     result = run("locale", "check", clean, "--format", "json", cwd=tmp_path)
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_arsc_reader_matches_the_xml_reader_after_aapt2(tmp_path: Path) -> None:
+    """Round trip: our XML reading of a source file == our arsc reading of what aapt2 compiled from it."""
+    from romforge.locales.arsc import read_apk_strings
+    from romforge.locales.resxml import read_values
+    from romforge.rro import app_manifest, link_apk
+
+    res = tmp_path / "res"
+    (res / "values").mkdir(parents=True)
+    (res / "values" / "strings.xml").write_text(SOURCE, encoding="utf-8")
+    (res / "values-zh-rCN").mkdir()
+    (res / "values-zh-rCN" / "strings.xml").write_text(CLEAN, encoding="utf-8")
+    manifest = tmp_path / "AndroidManifest.xml"
+    manifest.write_text(app_manifest("org.example.app", 1, "1.0", None))
+    link_apk(manifest, res, tmp_path / "app.apk")
+    compiled = read_apk_strings((tmp_path / "app.apk").read_bytes(), file="app.apk")
+    assert compiled.package == "org.example.app"
+    xml = read_values(SOURCE.encode(), file="strings.xml", translation=False)
+    as_xml = {r.name: (r.kind, [(k, v.text) for k, v in r.values]) for r in xml.resources}
+    as_arsc = {r.name: (r.kind, [(k, v.text) for k, v in r.values]) for r in compiled.values.resources}
+    assert as_arsc == as_xml  # default configuration only: the zh-rCN values are not mixed in
+    assert as_xml["cant"] == ("string", [("", "This update can't be installed.\nTry again.")])
+    styled = {r.name: r.values[0][1].markup for r in compiled.values.resources}
+    assert styled["battery"] == ("b",)
