@@ -24,6 +24,7 @@ from babel.core import get_global
 
 from romforge.errors import ConfigError, InputError, shown_path
 from romforge.locales.keypad import Keypad, load_keypad
+from romforge.locales.pinyin import NameTables, load_pack_names
 from romforge.locales.resxml import ResFinding
 from romforge.tomlfile import TomlDoc, load_toml, type_name
 from romforge.tree import check_member_name
@@ -133,6 +134,7 @@ class LocalePack:
     findings: list[ResFinding]  # layout problems (wrong qualifier folder, stray files)
     keypad: Keypad | None
     t9_dir: Path | None
+    t9_names: NameTables | None = None
     sha256: str = ""
     doc: TomlDoc | None = field(default=None, repr=False)
 
@@ -265,8 +267,9 @@ def load_pack(root: Path, *, shown: str | None = None) -> LocalePack:
     keypad = load_keypad(keypad_path, shown=_shown_under(keypad_path, root, root_shown)) \
         if keypad_path in files else None
     t9_dir = root / T9_DIR if (root / T9_DIR).is_dir() else None
+    t9_names = load_pack_names(t9_dir, shown=_shown_under(root / T9_DIR, root, root_shown)) if t9_dir else None
     return LocalePack(root, root_shown, tag, qualifier, data.get("name", str(tag)), data["version"],
-                      tuple(data["maintainers"]), tuple(targets), pack_files, findings, keypad, t9_dir,
+                      tuple(data["maintainers"]), tuple(targets), pack_files, findings, keypad, t9_dir, t9_names,
                       _digest(root, files), doc)
 
 

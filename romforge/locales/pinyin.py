@@ -24,9 +24,10 @@ from romforge.tomlfile import TomlDoc, load_toml, type_name
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 NAMES_TOML = DATA_DIR / "zh-names.toml"
-TABLES = ("compound_surnames", "surnames", "titles", "prefixes")
+TABLES = ("compound_surnames", "surnames", "titles", "prefixes", "name_chars")
 MAX_READINGS = 8
 MAX_PHRASE = 3
+MAX_NAME = 4  # surname + given name; longer runs of characters are read as plain words
 _SYLLABLE = re.compile(r"^[a-z]{1,6}$")
 
 
@@ -47,6 +48,7 @@ class NameTables:
     surnames: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     titles: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     prefixes: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    name_chars: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
     def merged(self, other: "NameTables") -> "NameTables":
         """`other` (a pack's t9/names.toml) wins entry by entry."""
@@ -69,7 +71,7 @@ def _readings(doc: TomlDoc, table: str, key: str, value: object) -> tuple[tuple[
 
 
 def load_name_tables(path: Path, *, shown: str | None = None) -> NameTables:
-    """A names.toml: [compound_surnames], [surnames], [titles], [prefixes], each "汉字" = "reading"."""
+    """A names.toml: [compound_surnames], [surnames], [titles], [prefixes], [name_chars], each "汉字" = "reading"."""
     doc = load_toml(path, display=shown or str(path))
     tables: dict[str, dict] = {t: {} for t in TABLES}
     for table, entries in doc.data.items():
@@ -83,7 +85,8 @@ def load_name_tables(path: Path, *, shown: str | None = None) -> NameTables:
             readings = _readings(doc, table, key, value)
             if any(len(r) != len(key) for r in readings):
                 raise doc.error(f"{table}.{key}: a reading needs one syllable per character", table, key)
-            if table == "compound_surnames" and len(key) != 2 or table in ("surnames", "prefixes") and len(key) != 1:
+            if table == "compound_surnames" and len(key) != 2 or \
+                    table in ("surnames", "prefixes", "name_chars") and len(key) != 1:
                 raise doc.error(f"{table}.{key}: wrong length for this table", table, key)
             tables[table][key] = readings
     return NameTables(**tables)
@@ -240,12 +243,16 @@ class _Reader:
                     i += size
                     break
             else:
-                self.char(text[i], at + i)
+                own = self.data.names.name_chars.get(text[i], ())
+                self.char(text[i], at + i, tuple(r[0] for r in own))
                 i += 1
 
     def han_run(self, run: str, at: int) -> int:
         """Read a run of Han characters as [prefix] surname [given name] [title]; returns the given-name index."""
         names = self.data.names
+        if len(run) > MAX_NAME and not any(run.endswith(t) and len(run) - len(t) <= MAX_NAME for t in names.titles):
+            self.given(run, at)  # a shop or a company, not a person: no surname rules
+            return len(self.options)
         i = 0
         if len(run) >= 2 and run[0] in names.prefixes and (len(run) == 2 or run[1:] in names.compound_surnames):
             self.word(run[0], at, names.prefixes[run[0]])
@@ -300,5 +307,6 @@ def load_pack_names(t9_dir: Path | None, *, shown: str) -> NameTables | None:
     path = t9_dir / "names.toml"
     if not path.is_file():
         raise ConfigError("the pack's t9/ folder has no names.toml", file=shown,
-                          hint="t9/names.toml holds [compound_surnames], [surnames], [titles] and [prefixes]")
+                          hint="t9/names.toml holds [compound_surnames], [surnames], [titles], [prefixes], "
+                                "[name_chars]")
     return load_name_tables(path, shown=f"{shown}/names.toml")

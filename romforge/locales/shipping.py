@@ -17,7 +17,10 @@ from pathlib import Path
 
 from romforge.errors import CheckFailed, ConfigError
 from romforge.locales.check import check_pack, errors_in, summary
+from romforge.locales.keypad import Keypad
+from romforge.locales import t9file
 from romforge.locales.pack import LocalePack, load_pack, require_packs
+from romforge.locales.pinyin import NameTables, PinyinData
 from romforge.locales.resxml import ResFinding
 from romforge.locales.sources import resolve_sources
 from romforge.profile import DeviceProfile
@@ -25,6 +28,7 @@ from romforge.rro import build_rro
 from romforge.tree import RomTree
 
 OVERLAY_DIR = "overlay"
+T9_DATA_DIR = "etc/t9"
 OVERLAY_PRIORITY = 20
 LOCALES_PROP = "ro.romforge.locales"
 DEFAULT_LOCALE_PROP = "ro.product.locale"
@@ -72,7 +76,24 @@ def plan_locales(workspace_root: Path, profile: DeviceProfile, base: RomTree) ->
             raise CheckFailed(f"locale pack {locale}: {summary(findings)}; nothing was built", findings)
         plan.warnings += [f for f in findings]
         plan.packs.append(pack)
+        data = t9_data(pack)
+        if data is not None:
+            plan.extra_files[t9_data_path(pack.locale)] = t9file.to_bytes(data)
     return plan
+
+
+def t9_data_path(locale: str) -> str:
+    return f"{T9_DATA_DIR}/{locale}.t9"
+
+
+def t9_data(pack: LocalePack) -> PinyinData | None:
+    """What a dialer needs for this locale: pinyin data for Chinese packs, the keypad for others that bring one."""
+    if pack.tag.language == "zh":
+        return PinyinData.compile(pack.t9_names, pack.keypad, locale=pack.locale, version=pack.version)
+    if pack.keypad is not None or pack.t9_names is not None:
+        return PinyinData({}, {}, pack.t9_names or NameTables(), pack.keypad or Keypad.standard(), pack.locale,
+                          pack.version)
+    return None
 
 
 _RRO_CACHE: dict[str, bytes] = {}
