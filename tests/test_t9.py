@@ -169,7 +169,7 @@ def test_t9_data_file_in_the_built_rom_answers_like_the_in_memory_index(run, wor
     assert read_name("员莉").pinyin == "yuan li" and read_name("员莉", shipped).pinyin == "yun li"
     ru = t9file.from_bytes(ru_blob, shown="ru-RU.t9")
     assert ru.chars == {} and ru.keypad.encode("Анна") == "2552"
-    assert _names(T9Index.build([Contact("Анна Петрова", "5")], ru).search("25525"))[0][1] == "mixed"
+    assert _names(T9Index.build([Contact("Анна Петрова", "5")], ru).search("25525"))[0][1:] == ("prefix", (0, 12))
 
 
 def test_damaged_data_file_is_a_clean_error(run, tmp_path: Path) -> None:
