@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,25 +26,11 @@ class Keypad:
 
     @property
     def letters(self) -> dict[str, str]:
-        table = {}
-        for digit, letters in self.keys:
-            for letter in letters:
-                table[letter] = digit
-        return table
+        return _letters(self.keys)
 
     def encode(self, text: str) -> str | None:
         """The digits that type `text`, or None when a character is on no key."""
-        table = self.letters
-        out = []
-        for ch in text.lower():
-            digit = table.get(ch) or (ch if ch.isdigit() and ch.isascii() else None)
-            if digit is None:
-                base = unicodedata.normalize("NFKD", ch)[:1]  # é → e, ü → u
-                digit = table.get(base)
-            if digit is None:
-                return None
-            out.append(digit)
-        return "".join(out)
+        return _encode(self.keys, text)
 
     def to_text(self) -> str:
         return "".join(f"{digit}={letters}\n" for digit, letters in self.keys)
@@ -55,6 +42,26 @@ class Keypad:
             digit, _, letters = line.partition("=")
             keys.append((digit, letters))
         return cls(tuple(keys))
+
+
+@functools.lru_cache(maxsize=8)
+def _letters(keys: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return {letter: digit for digit, letters in keys for letter in letters}
+
+
+@functools.lru_cache(maxsize=65536)
+def _encode(keys: tuple[tuple[str, str], ...], text: str) -> str | None:
+    table = _letters(keys)
+    out = []
+    for ch in text.lower():
+        digit = table.get(ch) or (ch if ch.isdigit() and ch.isascii() else None)
+        if digit is None:
+            base = unicodedata.normalize("NFKD", ch)[:1]  # é → e, ü → u
+            digit = table.get(base)
+        if digit is None:
+            return None
+        out.append(digit)
+    return "".join(out)
 
 
 def load_keypad(path: Path, *, shown: str) -> Keypad:

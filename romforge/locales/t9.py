@@ -59,19 +59,16 @@ def number_digits(number: str) -> tuple[str, tuple[int, ...]]:
     return "".join(number[i] for i in positions), positions
 
 
-def _patterns(count: int) -> Iterable[tuple[bool, ...]]:
-    """True = full spelling, False = initial, for each of `count` syllables."""
-    free = min(count, FREE_SYLLABLES)
-    for head in itertools.product((True, False), repeat=free):
-        if count == free:
-            yield head
-        else:
-            yield head + (True,) * (count - free)
-            yield head + (False,) * (count - free)
-
-
-def _key(digits: tuple[str, ...], pattern: tuple[bool, ...]) -> str:
-    return "".join(d if full else d[0] for d, full in zip(digits, pattern))
+def _typings(digits: tuple[str, ...]) -> set[str]:
+    """Every way to type the syllables: each in full or by its initial, in order (past
+    FREE_SYLLABLES the rest all take one choice, keeping long names to a bounded number of keys)."""
+    head = [(d, d[0]) if len(d) > 1 else (d,) for d in digits[:FREE_SYLLABLES]]
+    keys = set(map("".join, itertools.product(*head)))
+    tail = digits[FREE_SYLLABLES:]
+    if tail:
+        endings = ("".join(tail), "".join(d[0] for d in tail))
+        keys = {k + e for k in keys for e in endings}
+    return keys
 
 
 @dataclass(frozen=True)
@@ -115,22 +112,24 @@ class T9Index:
         entries = [_entry(c, r, data.keypad) for c, r in reads]
         pairs: dict[str, list[tuple[str, int]]] = {k: [] for k in _CLASSES}
         for cid, e in enumerate(entries):
-            per: dict[str, set[str]] = {k: set() for k in _CLASSES}
+            full, initials, mixed, given_keys = set(), set(), set(), set()
             for digits, which in zip(e.typed, e.syllable_of):
                 if not digits:
                     continue
-                for pattern in _patterns(len(digits)):
-                    key = _key(digits, pattern)
-                    per["full" if all(pattern) else "initials" if not any(pattern) else "mixed"].add(key)
+                all_full, all_initial = "".join(digits), "".join(d[0] for d in digits)
+                full.add(all_full)
+                initials.add(all_initial)
+                mixed |= _typings(digits)
                 given = e.read.given_start
                 if given is not None:
                     start = next((k for k, i in enumerate(which) if i >= given), None)
                     if start is not None:
-                        for pattern in _patterns(len(digits) - start):
-                            per["given"].add(_key(digits[start:], pattern))
+                        given_keys |= _typings(digits[start:])
+            mixed -= full | initials
             number, _ = number_digits(e.contact.number)
-            per["number"].update(number[j:] for j in range(len(number)))
-            for kind, keys in per.items():
+            numbers = {number[j:] for j in range(len(number))}
+            for kind, keys in (("full", full), ("initials", initials), ("mixed", mixed), ("given", given_keys),
+                               ("number", numbers)):
                 pairs[kind].extend((k, cid) for k in keys)
         keys = {}
         for kind, items in pairs.items():
