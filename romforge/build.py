@@ -19,6 +19,7 @@ from romforge.credits import CreditsPlan, apply_credits, check_credits, credits_
 from romforge.elf import check_elf_tree
 from romforge.errors import CheckFailed, ConfigError, Finding, InputError, ReleaseError
 from romforge.overlays.apply import OverlayPlan, apply_overlays, plan_overlays
+from romforge.locales.shipping import LocalesPlan, apply_locales, plan_locales
 from romforge.profile import DeviceProfile, load_profile
 from romforge.progress import NullProgress, Progress
 from romforge.releases import (BUILD_INFO, check_store, check_version, read_build_info, release_dir,
@@ -55,6 +56,7 @@ class BuildPlan:
     fingerprint: str
     credits: CreditsPlan | None = None  # boot-screen credits (romforge/credits.py)
     overlays: OverlayPlan | None = None
+    locales: LocalesPlan = field(default_factory=LocalesPlan)
 
 
 @dataclass
@@ -190,9 +192,11 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
     credits = credits_for_build(ws.root, profile, base)
     if credits is not None:
         inputs["credits"] = credits.inputs()
+    locales = plan_locales(ws.root, profile, base, overlays.resolved.order if overlays is not None else ())
+    inputs["locale_packs"] = locales.inputs()
     return BuildPlan(ws, profile, request.version, base, build_utc, date_source, store,
                      release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint,
-                     credits=credits, overlays=overlays)
+                     credits=credits, overlays=overlays, locales=locales)
 
 
 # ---- apply / check ------------------------------------------------------------------
@@ -208,9 +212,11 @@ def apply_stamps(p: BuildPlan, tree: RomTree) -> None:
 
 
 def apply(p: BuildPlan, tree: RomTree) -> None:
-    """Change the staged tree: the overlays in their resolved order, the build's identity stamps, credits."""
+    """Change the staged tree: overlays in their resolved order, locale packs, the build's identity
+    stamps, then the boot-screen credits."""
     if p.overlays is not None:
         apply_overlays(p.overlays, tree)
+    apply_locales(p.locales, tree)
     apply_stamps(p, tree)
     if p.credits is not None:
         apply_credits(p.credits, tree)
@@ -218,7 +224,7 @@ def apply(p: BuildPlan, tree: RomTree) -> None:
 
 def check(p: BuildPlan, tree: RomTree) -> list[Finding]:
     """Look at the finished tree the way a device would; errors stop the build."""
-    findings: list[Finding] = []
+    findings: list[Finding] = list(p.locales.warnings)
     for partition, values in p.stamps.items():
         prop = tree.build_prop(partition)
         where = f"{partition}/{'build.prop' if partition in ('system', 'vendor') else 'etc/build.prop'}"

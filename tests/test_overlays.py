@@ -253,7 +253,7 @@ def test_build_info_records_overlays_and_build_is_reproducible(workspace: Path, 
     assert (a.release / "build-info.json").read_bytes() == (b.release / "build-info.json").read_bytes()
     info = json.loads((a.release / "build-info.json").read_text())
     assert [(o["name"], o["version"]) for o in info["overlays"]] == [
-        ("call-answer-time", "1.1"), ("flashlight-tile", "1.0"), ("notification-led", "1.0")]
+        ("call-answer-time", "1.2"), ("flashlight-tile", "1.0"), ("notification-led", "1.0")]
     assert [o["name"] for o in info["inputs"]["overlays"]["overlays"]] == [
         "call-answer-time", "flashlight-tile", "notification-led"]
     assert info["inputs"]["overlays"]["rro_signing"].startswith("romforge test key")
@@ -285,7 +285,7 @@ def test_workspace_key_signs_the_rros(workspace: Path, tmp_path: Path) -> None:
 def test_make_demo_output_shows_applied_overlays_per_device(run, workspace: Path) -> None:
     result = run("build", "cepheus", "--version", "9.0", "--date", DATE, cwd=workspace)
     assert result.exit_code == 0, result.output
-    assert "overlays: call-answer-time 1.1, flashlight-tile 1.0, notification-led 1.0" in result.output
+    assert "overlays: call-answer-time 1.2, flashlight-tile 1.0, notification-led 1.0" in result.output
     assert "[cepheus] overlay flashlight-tile 1.0" in result.output
     assert "[cepheus]   rro com.android.systemui -> /product/overlay/" in result.output
     makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
