@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project calls at run time or in tests.
 APT_PACKAGES := aapt apksigner zipalign android-framework-res erofs-utils e2fsprogs \
-	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils
+	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils patch \
+	fonts-dejavu-core fonts-noto-color-emoji
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WORKSPACE := examples/workspace
 DEMO_DEVICES := cepheus alioth
@@ -39,6 +40,8 @@ demo: setup
 		$(BIN)/romforge sample-rom $(WORKSPACE)/base/sample-rom --seed 1
 	@for d in $(DEMO_DEVICES); do \
 		$(BIN)/romforge build $$d --version $(DEMO_VERSION) --date $(DEMO_DATE) --workspace $(WORKSPACE) || exit $$?; \
+		mkdir -p build/demo && $(BIN)/romforge bootanim preview $(WORKSPACE)/releases/$$d/$(DEMO_VERSION)/target-files.zip \
+			-o build/demo/$$d-bootanimation.png || exit $$?; \
 	done
 
 test: setup

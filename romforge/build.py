@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from romforge import __version__
+from romforge.credits import CreditsPlan, apply_credits, check_credits, credits_for_build
+from romforge.elf import check_elf_tree
 from romforge.errors import CheckFailed, ConfigError, Finding, InputError, ReleaseError
+from romforge.overlays.apply import OverlayPlan, apply_overlays, plan_overlays
+from romforge.locales.shipping import LocalesPlan, apply_locales, plan_locales
 from romforge.profile import DeviceProfile, load_profile
 from romforge.progress import NullProgress, Progress
 from romforge.releases import (BUILD_INFO, check_store, check_version, read_build_info, release_dir,
@@ -51,6 +55,9 @@ class BuildPlan:
     stamps: dict[str, dict[str, str]]
     inputs: dict
     fingerprint: str
+    credits: CreditsPlan | None = None  # boot-screen credits (romforge/credits.py)
+    overlays: OverlayPlan | None = None
+    locales: LocalesPlan = field(default_factory=LocalesPlan)
 
 
 @dataclass
@@ -170,6 +177,7 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
     build_utc, date_source = resolve_build_date(request, profile,
                                                 system.get("ro.build.date.utc") if system else None)
     stamps, fingerprint = plan_stamps(ws, profile, base, request.version, build_utc)
+    overlays = plan_overlays(ws.root / "overlays", profile, base, key_prefix=ws.overlay_key, reserved_props=stamps)
     inputs = {
         "profile": {
             "chain": list(profile.chain),
@@ -180,9 +188,16 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
         "workspace": {"romforge.toml": ws.config_sha256},
         "build_date_utc": build_utc,
         "romforge": __version__,
+        "overlays": overlays.inputs(),
     }
+    credits = credits_for_build(ws.root, profile, base)
+    if credits is not None:
+        inputs["credits"] = credits.inputs()
+    locales = plan_locales(ws.root, profile, base, overlays.resolved.order if overlays is not None else ())
+    inputs["locale_packs"] = locales.inputs()
     return BuildPlan(ws, profile, request.version, base, build_utc, date_source, store,
-                     release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint)
+                     release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint,
+                     credits=credits, overlays=overlays, locales=locales)
 
 
 # ---- apply / check ------------------------------------------------------------------
@@ -198,13 +213,19 @@ def apply_stamps(p: BuildPlan, tree: RomTree) -> None:
 
 
 def apply(p: BuildPlan, tree: RomTree) -> None:
-    """Change the staged tree: for now, stamp the build's identity into every build.prop."""
+    """Change the staged tree: overlays in their resolved order, locale packs, the build's identity
+    stamps, then the boot-screen credits."""
+    if p.overlays is not None:
+        apply_overlays(p.overlays, tree)
+    apply_locales(p.locales, tree)
     apply_stamps(p, tree)
+    if p.credits is not None:
+        apply_credits(p.credits, tree)
 
 
 def check(p: BuildPlan, tree: RomTree) -> list[Finding]:
     """Look at the finished tree the way a device would; errors stop the build."""
-    findings: list[Finding] = []
+    findings: list[Finding] = list(p.locales.warnings)
     for partition, values in p.stamps.items():
         prop = tree.build_prop(partition)
         where = f"{partition}/{'build.prop' if partition in ('system', 'vendor') else 'etc/build.prop'}"
@@ -217,6 +238,11 @@ def check(p: BuildPlan, tree: RomTree) -> list[Finding]:
         findings.append(Finding(unlabeled[0].fs_config_path, None, "selinux-unlabeled", "warning",
                                 f"{len(unlabeled)} entries have no SELinux label (first: {unlabeled[0].device_path}); "
                                 "images will not boot with SELinux enforcing"))
+    findings += check_elf_tree(tree, p.profile.abis, p.profile.page_size, device=p.profile.profile,
+                               origins=p.overlays.origins if p.overlays else None,
+                               removed=p.overlays.removed if p.overlays else None)
+    if p.credits is not None:
+        findings += check_credits(p.credits, tree)
     return findings
 
 
@@ -241,16 +267,31 @@ def package(p: BuildPlan, tree: RomTree, out: Path, findings: list[Finding], pro
         "build_date_source": p.build_date_source,
         "inputs": p.inputs,
         "stamps": p.stamps,
+        "overlays": p.overlays.summary() if p.overlays else [],
         "changed_files": [name for name in tree.changed_files()],
         "warnings": [f.format() for f in findings if f.severity == "warning"],
         "outputs": {TARGET_FILES: {"size": (out / TARGET_FILES).stat().st_size,
                                    "sha256": _sha256_file(out / TARGET_FILES)}},
     }
+    if p.credits is not None:
+        info["credits"] = p.credits.summary()
     (out / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return info
 
 
 # ---- the whole flow ------------------------------------------------------------------
+
+
+def overlay_notes(p: BuildPlan) -> list[str]:
+    """One line per applied overlay, then what it did: what the build log shows."""
+    if p.overlays is None:
+        return []
+    lines = [f"RROs signed with the {p.overlays.signing}"] if p.overlays.apks else []
+    for item in p.overlays.summary():
+        lines.append(f"overlay {item['name']} {item['version']}")
+        lines += [f"  {action}" for action in item["actions"]]
+    lines += [f"overlay {name} skipped: {why}" for name, why in p.overlays.resolved.skipped]
+    return lines
 
 
 def build(ws: Workspace, request: BuildRequest, progress: Progress | None = None,
@@ -274,6 +315,8 @@ def build(ws: Workspace, request: BuildRequest, progress: Progress | None = None
         tree = stage(p.base, tmp / "work")
         progress.step("apply")
         apply(p, tree)
+        for line in overlay_notes(p):
+            progress.note(line)
         progress.step("check")
         findings = check(p, tree)
         errors = [f for f in findings if f.severity == "error"]

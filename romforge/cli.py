@@ -163,6 +163,9 @@ def build(device: str, version: str, date: str | None, base: Path | None, out: P
     tf = result.build_info["outputs"]["target-files.zip"]
     verb = "already built (same inputs)" if result.reused else "built"
     click.echo(f"{result.device} {result.version}: {verb}")
+    applied = result.build_info.get("overlays") or []
+    if applied:
+        click.echo("  overlays: " + ", ".join(f"{o['name']} {o['version']}" for o in applied))
     click.echo(f"  {_shown(result.target_files)}  {tf['size'] / 1e6:.1f} MB  sha256 {tf['sha256'][:16]}…")
 
 
@@ -239,6 +242,317 @@ def site_screenshot(page: Path, output: Path) -> None:
     from romforge.publish import screenshot
 
     click.echo(_shown(screenshot(page, output)))
+# ---- bootanim -----------------------------------------------------------------------
+
+
+def _screen(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    width, sep, height = value.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1080x2400", param_hint="--screen")
+    return int(width), int(height)
+
+
+@cli.group()
+def bootanim() -> None:
+    """Boot animations: check a bootanimation.zip, render boot-screen credits, preview before flashing."""
+
+
+@bootanim.command("check")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--screen", default=None, metavar="WxH", help="Also hold the animation against this screen size.")
+@click.option("--device", "-d", default=None, help="Hold it against DEVICE's screen (from its profile).")
+@workspace_option
+@json_option
+def bootanim_check(source: Path, screen: str | None, device: str | None, workspace: Path | None,
+                   as_json: bool) -> None:
+    """Check SOURCE (a bootanimation.zip, or a target-files dir/zip) against the player's rules.
+
+    Exit 0 when only warnings are found, 3 when a rule is broken.
+    """
+    from romforge.bootanim import check_file
+
+    size = _screen(screen)
+    if device and size is None:
+        from romforge.profile import load_profile
+        from romforge.workspace import load_workspace
+
+        resolved = load_profile(device, load_workspace(workspace, required=False).profile_dirs)
+        size = (resolved.screen.width, resolved.screen.height)
+    inspection = check_file(source, screen=size)
+    anim = inspection.anim
+    errors, warnings = len(inspection.errors), len(inspection.warnings)
+    if as_json:
+        _echo_json({"source": inspection.source, "width": anim.width, "height": anim.height, "fps": anim.fps,
+                    "parts": [{"type": p.type, "count": p.count, "pause": p.pause, "path": p.path,
+                               "frames": len(p.frames), "system": p.system} for p in anim.parts],
+                    "errors": errors, "warnings": warnings,
+                    "findings": [{"file": f.file, "line": f.line, "rule": f.rule, "severity": f.severity,
+                                  "message": f.message} for f in inspection.findings]})
+        if errors:
+            click.get_current_context().exit(3)
+        return
+    for finding in inspection.findings:
+        click.echo(finding.format())
+    summary = (f"{inspection.source}: {anim.width}x{anim.height} @ {anim.fps} fps, {len(anim.parts)} part(s), "
+               f"{anim.frame_count} frame(s): {errors} error(s), {warnings} warning(s)")
+    if errors:
+        from romforge.errors import CheckFailed
+
+        raise CheckFailed(summary)
+    click.echo(summary)
+
+
+@bootanim.command("render")
+@click.argument("device")
+@click.option("--output", "-o", "out", type=click.Path(path_type=Path), required=True,
+              help="The bootanimation.zip to write.")
+@click.option("--credits", "credits_csv", type=click.Path(path_type=Path), default=None,
+              help="Contributors CSV (default: the workspace's credits/contributors.csv).")
+@click.option("--base", type=click.Path(path_type=Path), default=None,
+              help="Animation to add the credits to: a bootanimation.zip or target-files "
+                   "(default: the workspace's base ROM).")
+@click.option("--no-base", is_flag=True, help="Credits only, without the base ROM's animation.")
+@workspace_option
+@json_option
+def bootanim_render(device: str, out: Path, credits_csv: Path | None, base: Path | None, no_base: bool,
+                    workspace: Path | None, as_json: bool) -> None:
+    """Render DEVICE's boot animation with the credits, as a build would, into OUT."""
+    from romforge.credits import render_command
+    from romforge.workspace import load_workspace
+
+    ws = load_workspace(workspace, required=False)
+    plan = render_command(ws, device, out, credits_csv=credits_csv, base=base, no_base=no_base)
+    summary = plan.summary()
+    if as_json:
+        _echo_json({"output": _shown(out), "size_bytes": out.stat().st_size} | summary)
+        return
+    click.echo(f"boot animation written: {_shown(out)}  {out.stat().st_size / 1e6:.1f} MB")
+    click.echo(f"  {summary['size']} @ {summary['fps']} fps, {summary['pages']} page(s) of credits "
+               f"({summary['frames']} frames, {summary['seconds']} s), {summary['shown']} of "
+               f"{summary['contributors']} names, placed {summary['placement']}")
+    for note in plan.notes:
+        click.echo(f"  {note.format()}")
+
+
+@bootanim.command("preview")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--output", "-o", "sheet", type=click.Path(path_type=Path), default=None,
+              help="Contact sheet PNG to write.")
+@click.option("--animated", type=click.Path(path_type=Path), default=None,
+              help="Animated preview to write (.gif or .webp).")
+@click.option("--frames", type=click.IntRange(1, 60), default=12, show_default=True,
+              help="Frames on the contact sheet.")
+def bootanim_preview(source: Path, sheet: Path | None, animated: Path | None, frames: int) -> None:
+    """Preview SOURCE (a bootanimation.zip, or a target-files dir/zip) before flashing."""
+    from romforge.bootpreview import write_previews
+
+    if sheet is None and animated is None:
+        raise click.UsageError("give --output SHEET.png and/or --animated PREVIEW.gif|.webp")
+    progress = _progress(False, "preview")
+    progress.step("render previews")
+    try:
+        result = write_previews(source, sheet=sheet, animated=animated, frames=frames, progress=progress.advance)
+    finally:
+        progress.close()
+    if result.sheet is not None:
+        click.echo(f"preview sheet: {_shown(result.sheet)}")
+    if result.animated is not None:
+        click.echo(f"animated preview: {_shown(result.animated)}")
+    if result.problems:
+        click.echo(f"  note: {result.problems} rule(s) broken; run `romforge bootanim check {source}`")
+# ---- overlay ------------------------------------------------------------------------
+
+
+@cli.group()
+def overlay() -> None:
+    """Feature overlays: overlays/<name>/overlay.toml in the workspace."""
+
+
+@overlay.command("list")
+@click.option("--device", "-d", default=None, help="Show the resolved order for this device.")
+@workspace_option
+@json_option
+def overlay_list(device: str | None, workspace: Path | None, as_json: bool) -> None:
+    """List the workspace's overlays, or DEVICE's in the order a build applies them."""
+    from romforge.overlays.report import list_overlays
+    from romforge.workspace import load_workspace
+
+    data = list_overlays(load_workspace(workspace), device)
+    if as_json:
+        _echo_json(data)
+        return
+    if device:
+        click.echo(f"{data['device']}: {len(data['overlays'])} overlay(s), in the order they are applied")
+    for number, item in enumerate(data["overlays"], start=1):
+        prefix = f"{number}. " if device else ""
+        click.echo(f"{prefix}{item['name']} {item['version']}: {item['description']}")
+        for key in ("requires", "after", "conflicts", "devices"):
+            if item[key]:
+                click.echo(f"    {key}: {', '.join(item[key])}")
+        for touched in item["touches"]:
+            click.echo(f"    touches {touched}")
+    for skipped in data["skipped"]:
+        click.echo(f"skipped {skipped['name']}: {skipped['why']}")
+
+
+@overlay.command("check")
+@click.argument("names", nargs=-1)
+@click.option("--all", "check_all", is_flag=True, help="Check every overlay in the workspace.")
+@workspace_option
+@json_option
+def overlay_check(names: tuple[str, ...], check_all: bool, workspace: Path | None, as_json: bool) -> None:
+    """Validate overlays without building: exit 3 with every problem listed."""
+    from romforge.errors import CheckFailed
+    from romforge.overlays.report import check_overlays
+    from romforge.workspace import load_workspace
+
+    if bool(names) == check_all:
+        raise click.UsageError("give overlay NAME(s) or --all")
+    try:
+        checked = check_overlays(load_workspace(workspace), list(names) or None)
+    except CheckFailed as exc:
+        if not as_json:
+            raise
+        _echo_json({"ok": False, "findings": [f.__dict__ for f in exc.findings]})
+        sys.exit(exc.exit_code)
+    if as_json:
+        _echo_json({"ok": True, "checked": checked})
+    else:
+        click.echo(f"{len(checked)} overlay(s) ok: {', '.join(checked) or '(none)'}")
+
+
+@overlay.command("import")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True,
+              help="The new overlay folder, e.g. overlays/sm8250 (one per target package: NAME-<target>).")
+@click.option("--target", default=None, help="Target package, when the folder layout does not tell.")
+@click.option("--partition", type=click.Choice(["product", "vendor", "system_ext", "odm", "system"]),
+              default="vendor", show_default=True, help="Where the RROs are installed.")
+@json_option
+def overlay_import(src: Path, out: Path, target: str | None, partition: str, as_json: bool) -> None:
+    """Turn a device tree's overlay/ or rro_overlays/ folder (or one RRO folder) into romforge overlays."""
+    from romforge.overlays.importer import import_overlays
+
+    imported = import_overlays(src, out, target=target, partition=partition)
+    if as_json:
+        _echo_json([{"name": i.name, "path": _shown(i.path), "target": i.target, "sources": list(i.sources)}
+                    for i in imported])
+        return
+    for item in imported:
+        click.echo(f"{_shown(item.path)}: {item.target} ← {', '.join(item.sources)}")
+# ---- locale -------------------------------------------------------------------------
+
+
+@cli.group()
+def locale() -> None:
+    """Locale packs: the translator's check."""
+
+
+@locale.command("check")
+@click.argument("target", type=click.Path(path_type=Path, exists=True))
+@click.option("--source", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Source strings: values/strings.xml for a FILE, or a folder of <package>/values/*.xml for a "
+                   "pack (default: the workspace's source/ folder, then its base ROM).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="github prints GitHub Actions ::error annotations.")
+@workspace_option
+def locale_check(target: Path, source: Path | None, fmt: str, workspace: Path | None) -> None:
+    """Check a locale pack (folder or zip) or one translated strings.xml; exit 3 when errors were found."""
+    from romforge.errors import CheckFailed
+    from romforge.locales.check import errors_in, format_findings, summary
+    from romforge.locales.sources import check_path
+    from romforge.workspace import load_workspace
+
+    ws = load_workspace(workspace, required=False)
+    findings = check_path(target, source=source, workspace_root=ws.root if ws.config_file else None,
+                          base_rom=ws.base_rom)
+    if findings or fmt == "json":
+        click.echo(format_findings(findings, fmt))
+    if errors_in(findings):
+        raise CheckFailed(summary(findings))
+    if fmt == "text":
+        click.echo(f"ok: {summary(findings)}" if findings else "ok: no findings", err=True)
+
+
+# ---- t9 -----------------------------------------------------------------------------
+
+
+@cli.group()
+def t9() -> None:
+    """Chinese T9 smart dial: name → pinyin, ranked digit queries over contacts."""
+
+
+pack_option = click.option("--pack", type=click.Path(path_type=Path, exists=True), default=None,
+                           help="Use this locale pack's T9 data (t9/names.toml, keypad.toml).")
+data_option = click.option("--data", "data_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                           default=None, help="Use a shipped T9 data file (product/etc/t9/<locale>.t9).")
+
+
+@t9.command("pinyin")
+@click.argument("names", nargs=-1, required=True)
+@pack_option
+@data_option
+@json_option
+def t9_pinyin(names: tuple[str, ...], pack: Path | None, data_file: Path | None, as_json: bool) -> None:
+    """Print the pinyin readings of each NAME (primary first)."""
+    from romforge.locales.pinyin import read_name
+    from romforge.locales.t9 import load_data
+
+    data = load_data(pack=pack, data_file=data_file)
+    reads = [read_name(name, data) for name in names]
+    if as_json:
+        _echo_json([{"name": r.name, "pinyin": r.pinyin, "readings": [" ".join(x) for x in r.readings]}
+                    for r in reads])
+        return
+    for r in reads:
+        others = [" ".join(x) for x in r.readings[1:]]
+        click.echo(f"{r.name}\t{r.pinyin}" + (f"\t(also: {', '.join(others)})" if others else ""))
+
+
+@t9.command("query")
+@click.argument("digits")
+@click.option("--contacts", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="Contacts CSV with the columns name,number.")
+@click.option("--index", "index_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="A prebuilt index from `romforge t9 index`.")
+@pack_option
+@data_option
+@json_option
+def t9_query(digits: str, contacts: Path | None, index_file: Path | None, pack: Path | None,
+             data_file: Path | None, as_json: bool) -> None:
+    """Contacts matching DIGITS, best first (at most 20)."""
+    from romforge.locales.t9 import load_data, load_index
+
+    index = load_index(contacts=contacts, index_file=index_file,
+                       data=load_data(pack=pack, data_file=data_file) if index_file is None else None)
+    matches = index.search(digits)
+    if as_json:
+        _echo_json([m.to_json() for m in matches])
+        return
+    for m in matches:
+        start, end = m.span
+        text = m.contact.number if m.kind == "number" else m.contact.name
+        shown = f"{text[:start]}[{text[start:end]}]{text[end:]}"
+        click.echo(f"{m.kind:<10} {shown if m.kind != 'number' else m.contact.name}\t"
+                   f"{shown if m.kind == 'number' else m.contact.number}")
+
+
+@t9.command("index")
+@click.option("--contacts", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="Contacts CSV with the columns name,number.")
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the prebuilt index (JSON).")
+@pack_option
+@data_option
+def t9_index(contacts: Path, out: Path, pack: Path | None, data_file: Path | None) -> None:
+    """Build the T9 index of a contacts CSV once, for `t9 query --index`."""
+    from romforge.locales.t9 import load_data, load_index, write_index
+
+    index = load_index(contacts=contacts, index_file=None, data=load_data(pack=pack, data_file=data_file))
+    write_index(index, out)
+    click.echo(f"indexed {len(index.entries)} contacts: {_shown(out)}")
 
 
 def main() -> None:

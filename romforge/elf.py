@@ -11,12 +11,16 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
-from romforge.errors import InputError
+from romforge.errors import Finding, InputError
+
+if TYPE_CHECKING:
+    from romforge.tree import RomTree
 
 # ABI → (e_machine, ELF class, e_flags, linker path)
 ABI_MACHINE = {
@@ -257,3 +261,124 @@ _EM_BY_NAME = {"EM_AARCH64": 183, "EM_ARM": 40, "EM_X86_64": 62, "EM_386": 3, "E
 
 def _machine_code(name: str) -> int:
     return _EM_BY_NAME.get(name, -1)
+
+
+# ---- checks over a whole ROM tree ------------------------------------------------------
+
+# Partitions that load from each other's library directories (the linker's namespaces):
+# system-side code may not need vendor libraries, vendor-side code sees the LLNDK of system.
+SYSTEM_SIDE = ("system", "system_ext", "product")
+VENDOR_SIDE = ("vendor", "odm")
+LLNDK = frozenset({
+    "libc.so", "libm.so", "libdl.so", "liblog.so", "libbinder_ndk.so", "libEGL.so", "libGLESv1_CM.so",
+    "libGLESv2.so", "libGLESv3.so", "libandroid_net.so", "libcgrouprc.so", "libmediandk.so", "libnativewindow.so",
+    "libneuralnetworks.so", "libselinux.so", "libsync.so", "libvndksupport.so", "libvulkan.so", "libft2.so",
+    "libdl_android.so", "libclang_rt.asan.so",
+})
+_CODE_DIRS = ("bin", "xbin", "lib", "lib64")
+_NOT_CPU_CODE = ("lib/rfsa/", "lib64/rfsa/")  # Hexagon DSP libraries the CPU never loads
+MAX_FINDINGS_PER_RULE = 25
+
+
+def _abi_targets(abis: tuple[str, ...]) -> set[tuple[int, int]]:
+    return {(ABI_MACHINE[a][0], ABI_MACHINE[a][1]) for a in abis if a in ABI_MACHINE}
+
+
+def _is_code(path: str) -> bool:
+    return path.split("/", 1)[0] in _CODE_DIRS and not path.startswith(_NOT_CPU_CODE)
+
+
+def _lib_dir(bits: int) -> str:
+    return "lib64" if bits == 64 else "lib"
+
+
+def check_elf_tree(tree: "RomTree", abis: tuple[str, ...], page_size: int, *,
+                   origins: dict[tuple[str, str], str] | None = None,
+                   removed: dict[tuple[str, str], str] | None = None, device: str = "device") -> list[Finding]:
+    """Machine/class vs the device's ABIs, DT_NEEDED resolvable per partition (no system→vendor
+    dependencies), PT_LOAD alignment vs the page size — over every ELF the linker may load.
+
+    Each finding says whether the file came from the base ROM or which overlay added it."""
+    origins = origins or {}
+    removed = removed or {}
+    allowed = _abi_targets(abis)
+    allowed_text = ", ".join(abis)
+    facts: dict[tuple[str, str], ElfFacts] = {}
+    findings: list[Finding] = []
+
+    def where(partition: str, path: str) -> str:
+        overlay = origins.get((partition, path))
+        return f"added by overlay '{overlay}'" if overlay else "from the base ROM"
+
+    def add(rule: str, partition: str, path: str, message: str) -> None:
+        findings.append(Finding(f"{partition}/{path}", None, rule, "error", f"{message} ({where(partition, path)})"))
+
+    for entry in tree.iter_entries(kind="file"):
+        if not _is_code(entry.path):
+            continue
+        with tree.open_file(entry.partition, entry.path) as f:
+            head = f.read(4)
+            if not is_elf(head):
+                continue
+            data = head + f.read()
+        try:
+            facts[(entry.partition, entry.path)] = read_elf(data, source=entry.fs_config_path)
+        except InputError as exc:
+            add("elf-unreadable", entry.partition, entry.path, exc.message)
+    # what each directory offers the linker: file name → ELF class
+    provided: dict[tuple[str, str], dict[str, int]] = {}
+    for (partition, path), elf in facts.items():
+        directory, _, name = path.rpartition("/")
+        provided.setdefault((partition, directory), {})[name] = elf.elf_class
+    for entry in tree.iter_entries(kind="symlink"):
+        directory, _, name = entry.path.rpartition("/")
+        if directory in ("lib", "lib64"):
+            provided.setdefault((entry.partition, directory), {}).setdefault(name, 64 if directory == "lib64" else 32)
+    removed_names = {path.rpartition("/")[2]: overlay for (_, path), overlay in removed.items()}
+
+    for (partition, path), elf in sorted(facts.items()):
+        if (elf.machine, elf.elf_class) not in allowed:
+            add("elf-machine", partition, path, f"{elf.elf_class}-bit {elf.machine_name} code, but {device} runs "
+                                                f"{allowed_text}")
+        top = path.split("/", 1)[0]
+        if top in ("lib", "lib64") and _lib_dir(elf.elf_class) != top:
+            add("elf-class", partition, path, f"{elf.elf_class}-bit library in {top}/")
+        small = sorted({a for a in elf.load_aligns if a < page_size or a % page_size})
+        if small:
+            add("elf-load-align", partition, path, f"PT_LOAD aligned to {', '.join(map(str, small))} bytes; "
+                                                   f"{device} uses {page_size}-byte pages (relink with "
+                                                   f"-Wl,-z,max-page-size={page_size})")
+        side = VENDOR_SIDE if partition in VENDOR_SIDE else SYSTEM_SIDE
+        libdir = _lib_dir(elf.elf_class)
+        for needed in elf.needed:
+            if any(provided.get((p, libdir), {}).get(needed) == elf.elf_class for p in side):
+                continue
+            if side == VENDOR_SIDE and needed in LLNDK and provided.get(("system", libdir), {}).get(needed):
+                continue
+            on_vendor = [p for p in VENDOR_SIDE if needed in provided.get((p, libdir), {})]
+            if side == SYSTEM_SIDE and on_vendor:
+                add("elf-needs-vendor", partition, path, f"needs {needed}, which only /{on_vendor[0]}/{libdir} has; "
+                                                         "system code may not load vendor libraries")
+            elif side == VENDOR_SIDE and any(needed in provided.get((p, libdir), {}) for p in SYSTEM_SIDE):
+                add("elf-needs-system", partition, path, f"needs {needed} from the system side, which is not in the "
+                                                         "LLNDK vendor code may use")
+            else:
+                gone = removed_names.get(needed)
+                cause = f"; overlay '{gone}' removed it" if gone else ""
+                add("elf-needed-missing", partition, path, f"needs {needed}, which no {libdir}/ directory of "
+                                                           f"{'/'.join(side)} provides{cause}")
+    return _cap(findings)
+
+
+def _cap(findings: list[Finding]) -> list[Finding]:
+    """At most MAX_FINDINGS_PER_RULE per rule, then one line saying how many more there are."""
+    kept, counts = [], {}
+    for f in findings:
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+        if counts[f.rule] <= MAX_FINDINGS_PER_RULE:
+            kept.append(f)
+    for rule, count in sorted(counts.items()):
+        if count > MAX_FINDINGS_PER_RULE:
+            kept.append(Finding("(tree)", None, rule, "error",
+                                     f"{count - MAX_FINDINGS_PER_RULE} more {rule} problem(s) like the ones above"))
+    return kept

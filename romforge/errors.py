@@ -131,3 +131,17 @@ class CheckFailed(RomforgeError):
         lines = [f.format() for f in self.findings]
         lines.append(self.message)
         return "\n".join(lines)
+
+
+class InputProblems(ConfigError):
+    """Several independent problems with the user's input, found in one pass and reported together."""
+
+    def __init__(self, message: str, problems: list[RomforgeError] | tuple[RomforgeError, ...]) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+    def format(self) -> str:
+        lines = [self.message]
+        for problem in self.problems:
+            lines.extend("  " + text for text in problem.format().splitlines())
+        return "\n".join(lines)

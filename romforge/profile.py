@@ -86,6 +86,15 @@ _TABLES: dict[str, dict[str, _Field]] = {
     "ota": {
         "signing_key": _Field(str),
     },
+    "bootanimation": {  # boot-screen credits (romforge/credits.py has the defaults)
+        "credits": _Field(bool),
+        "placement": _Field(str, check=_one_of(("after", "before"))),
+        "max_names": _Field(int, check=_between(1, 1000)),
+        "max_frames": _Field(int, check=_between(1, 240)),
+        "page_seconds": _Field(int, check=_between(1, 30)),
+        "fade_frames": _Field(int, check=_between(0, 15)),
+        "title": _Field(str, check=lambda v: None if 0 < len(v) <= 80 else "must be 1-80 characters"),
+    },
 }
 _REQUIRED = ("codename", "model", "brand", "abis", "page_size", "screen.width", "screen.height",
              "screen.density", "partitions")
@@ -123,6 +132,7 @@ class DeviceProfile:
     chain: tuple[str, ...] = ()
     files: tuple[Path, ...] = field(default=(), compare=False, repr=False)
     origin: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    bootanimation: dict[str, Any] = field(default_factory=dict)  # [bootanimation] as written
 
     @property
     def primary_abi(self) -> str:
@@ -151,6 +161,7 @@ class DeviceProfile:
             "build_date": self.build_date,
             "ota": {"signing_key": self.ota_signing_key},
             "inherits": list(self.chain[1:]),
+            "bootanimation": dict(sorted(self.bootanimation.items())),
         }
 
     def digest_source(self) -> bytes:
@@ -316,6 +327,7 @@ def load_profile(name: str, dirs: Iterable[Path]) -> DeviceProfile:
         chain=tuple(d.path.stem for d in chain),
         files=tuple(d.path for d in chain),
         origin=origin,
+        bootanimation=dict(merged.get("bootanimation", {})),
     )
 
 

@@ -20,7 +20,7 @@ from romforge.errors import ToolFailedError, ToolMissingError
 FRAMEWORK_RES = Path(os.environ.get("ROMFORGE_FRAMEWORK_RES",
                                     "/usr/share/android-framework-res/framework-res.apk"))
 TESTKEY_DIR = Path(__file__).resolve().parent / "data" / "testkeys"
-TOOL_PACKAGES = {"aapt2": "aapt", "zipalign": "zipalign", "apksigner": "apksigner"}
+TOOL_PACKAGES = {"aapt2": "aapt", "zipalign": "zipalign", "apksigner": "apksigner", "patch": "patch"}
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
 
 
@@ -153,3 +153,29 @@ def build_rro(res_dir: Path, out: Path, *, package: str, target_package: str, pr
         unsigned = work / "unsigned.apk"
         link_apk(manifest, res_dir, unsigned, extra_args=("--no-resource-deduping", "--no-resource-removal"))
         align_and_sign(unsigned, out, key or SigningKey.sample())
+
+
+def _aapt_literal(value: str) -> str:
+    """A string aapt2 keeps as text: escaped, and a leading @ or ? is not a reference."""
+    text = _aapt_escape(value)
+    return "\\" + text if text[:1] in ("@", "?") else text
+
+
+def values_xml(values: list[tuple[str, str, object]]) -> bytes:
+    """res/values XML for (element, name, value): bool, integer, string, dimen, color, string-array,
+    integer-array, array. Strings are literal text; dimen/color/array items may be references."""
+    body = []
+    for element, name, value in values:
+        if isinstance(value, (list, tuple)):
+            items = "".join(f"<item>{_aapt_literal(v) if element == 'string-array' else escape(str(v))}</item>"
+                            for v in value)
+            body.append(f"  <{element} name={quoteattr(name)}>{items}</{element}>\n")
+            continue
+        if element == "bool":
+            text = "true" if value else "false"
+        elif element == "string":
+            text = _aapt_literal(str(value))
+        else:
+            text = escape(str(value))
+        body.append(f"  <{element} name={quoteattr(name)}>{text}</{element}>\n")
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<resources>\n{"".join(body)}</resources>\n'.encode()

@@ -33,11 +33,12 @@ class TomlDoc:
 
     path: Path
     data: dict[str, Any]
-    lines: dict[tuple[str, ...], int] = field(default_factory=dict)
+    lines: dict[tuple, int] = field(default_factory=dict)
     display: str = ""
 
-    def line_of(self, *keys: str) -> int | None:
-        """Line of the deepest written prefix of `keys` (a value or its table)."""
+    def line_of(self, *keys: str | int) -> int | None:
+        """Line of the deepest written prefix of `keys` (a value or its table); an int key is
+        an element of an array of tables: line_of("files", 2, "mode")."""
         probe = tuple(keys)
         while probe:
             if probe in self.lines:
@@ -45,13 +46,27 @@ class TomlDoc:
             probe = probe[:-1]
         return None
 
-    def error(self, message: str, *keys: str, hint: str | None = None) -> ConfigError:
+    def error(self, message: str, *keys: str | int, hint: str | None = None) -> ConfigError:
         return ConfigError(message, file=self.display, line=self.line_of(*keys), hint=hint)
 
 
+def _indexed(plain: tuple[str, ...], counters: dict[tuple, int]) -> tuple:
+    """`plain` with the current element index after every array of tables in it."""
+    out: list = []
+    for part in plain:
+        out.append(part)
+        if tuple(out) in counters:
+            out.append(counters[tuple(out)])
+    return tuple(out)
+
+
 def _scan_lines(text: str) -> dict[tuple[str, ...], int]:
-    positions: dict[tuple[str, ...], int] = {}
+    """Key path → line. Keys inside `[[array]]` tables are also recorded with the element's
+    index after the array's name, e.g. ("files", 1, "path"), so each element has its own lines."""
+    positions: dict[tuple, int] = {}
     table: tuple[str, ...] = ()
+    indexed_table: tuple = ()
+    counters: dict[tuple, int] = {}
     in_multiline: str | None = None
     depth = 0
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -67,16 +82,26 @@ def _scan_lines(text: str) -> dict[tuple[str, ...], int]:
         if header and "=" not in header.group("name"):
             table = _split_key(header.group("name"))
             positions.setdefault(table, number)
+            if line.lstrip().startswith("[["):
+                array = _indexed(table[:-1], counters) + table[-1:]
+                counters[array] = counters.get(array, -1) + 1
+            indexed_table = _indexed(table, counters)
+            positions.setdefault(indexed_table, number)
             continue
         key = _KEY.match(line)
         if not key:
             continue
-        path = table + _split_key(key.group("key"))
+        written = _split_key(key.group("key"))
+        path = table + written
         for i in range(len(table) + 1, len(path) + 1):
             positions.setdefault(path[:i], number)
+        indexed = indexed_table + written
+        for i in range(len(indexed_table) + 1, len(indexed) + 1):
+            positions.setdefault(indexed[:i], number)
         rest = line[key.end():]
         for inner in _INLINE_KEY.finditer(rest):
             positions.setdefault(path + _split_key(inner.group("key")), number)
+            positions.setdefault(indexed + _split_key(inner.group("key")), number)
         for quote in ('"""', "'''"):
             if rest.count(quote) == 1:
                 in_multiline = quote

@@ -438,6 +438,8 @@ class RomTree:
             raise ValueError(f"{tf_path} lies in a partition; use write_file")
         store.write(clean_path(tf_path), data)
         self.extras[tf_path] = FILE
+        if tf_path == FILE_CONTEXTS:
+            self._file_contexts = False  # labels are looked up in the new rules from now on
 
     def changed_files(self) -> list[str]:
         """target-files paths whose bytes were written during this build."""

@@ -16,7 +16,7 @@ _ROM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._\-]{0,39}$")
 
 _SCHEMA: dict[str, dict[str, type]] = {
     "workspace": {"rom_name": str, "base_rom": str, "releases": str, "profiles": list, "devices": list},
-    "signing": {"ota_key": str},
+    "signing": {"ota_key": str, "overlay_key": str},
     "publish": {"base_url": str, "issues_url": str, "romtype": str},
 }
 
@@ -32,6 +32,7 @@ class Workspace:
     devices: tuple[str, ...]
     ota_key: Path | None
     config_sha256: str | None
+    overlay_key: Path | None = None  # KEY.pk8 + KEY.x509.pem that sign the overlays' RRO APKs
     base_url: str = "https://download.example.org/releases"
     issues_url: str | None = None
     romtype: str = "weekly"
@@ -87,6 +88,7 @@ def load_workspace(path: Path | None = None, *, required: bool = True) -> Worksp
         devices=tuple(ws.get("devices", ())),
         ota_key=root / signing["ota_key"] if "ota_key" in signing else None,
         config_sha256=hashlib.sha256(config.read_bytes()).hexdigest(),
+        overlay_key=root / signing["overlay_key"] if "overlay_key" in signing else None,
         **_publish_settings(doc),
     )
 

@@ -16,6 +16,10 @@ MAX_XML_BYTES = 8 << 20
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
+class XmlSyntaxError(InputError):
+    """The document is not well-formed XML (as opposed to being unsafe or too big)."""
+
+
 def _parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                            huge_tree=False, remove_blank_text=remove_blank_text, strip_cdata=False)
@@ -36,8 +40,8 @@ def parse_xml(data: bytes, *, source: str, max_bytes: int = MAX_XML_BYTES,
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno, None)
         message = re.sub(r", line \d+, column \d+$", "", exc.msg or "malformed XML")
-        raise InputError(f"invalid XML: {message}", file=source, line=line or None,
-                         column=column or None) from None
+        raise XmlSyntaxError(f"invalid XML: {message}", file=source, line=line or None,
+                             column=column or None) from None
 
 
 def serialize_xml(tree: etree._ElementTree | etree._Element) -> bytes:

@@ -40,6 +40,8 @@ def workspace(tmp_path: Path, sample_rom: Path) -> Path:
         f'base_rom = "{sample_rom}"\n'
         'releases = "releases"\n'
     )
+    # the bundled profiles enable the example overlays, so a workspace needs them
+    shutil.copytree(REPO / "examples/workspace/overlays", ws / "overlays")
     return ws
 
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import files_under, tree_snapshot
+from conftest import REPO, files_under, tree_snapshot
 from romforge.errors import ConfigError
 from romforge.weekly import Version, releases_of, resolve_week, run_weekly, week_release_date
 from romforge.workspace import load_workspace
@@ -41,6 +42,8 @@ def git_workspace(tmp_path: Path, sample_rom: Path) -> Path:
         'inherits = "common-arm64"\ncodename = "cepheus"\nmodel = "MI 9"\n'
         "[screen]\nwidth = 1080\nheight = 2340\ndensity = 440\n")
     (ws / "credits/contributors.csv").write_text("name,handle,joined\n曾国藩,zeng,2010-08-16\n")
+    for folder in ("overlays", "locales"):  # what the bundled profiles enable
+        shutil.copytree(REPO / "examples/workspace" / folder, ws / folder)
     git(ws, "init", "-q")
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "Start the ROM")

@@ -1,0 +1,423 @@
+"""Applying resolved overlays to a staged tree: files, props, XML edits, RRO APKs, patches.
+
+`prepare()` runs during plan: it builds every RRO (aapt2 + apksigner) and applies all
+overlays to a throw-away staged copy of the base ROM, so a patch that does not apply or
+an XPath that matches nothing is reported — all of them, with file:line — before the
+real build writes anything. `apply_overlays()` then repeats the same steps on the build's
+staged tree with the APKs already built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from lxml import etree
+
+from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, ToolFailedError
+from romforge.overlays.patch import failed_hunks, run_patch
+from romforge.overlays.resolve import Resolved, resolve_all
+from romforge.overlays.spec import (XPATH_NAMESPACES, FileOp, OverlaySpec, PatchOp, PropOp, ResourceOverlay,
+                                    XmlOp, parse_fragment)
+from romforge.profile import DeviceProfile
+from romforge.rro import SigningKey, build_rro, values_xml
+from romforge.tree import DIR, FILE, FILE_CONTEXTS, SYMLINK, FileMeta, RomTree, default_meta, stage
+from romforge.xmlsafe import parse_xml, serialize_xml
+
+_RRO_CACHE: dict[str, bytes] = {}
+
+
+@dataclass
+class OverlayPlan:
+    """The overlays of one build, checked against the base ROM, with their RRO APKs built."""
+
+    resolved: Resolved
+    apks: dict[str, bytes]  # RRO package → signed APK
+    signing: str  # which key signed the RROs (no host paths)
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)  # (partition, path) → overlay that wrote it
+    removed: dict[tuple[str, str], str] = field(default_factory=dict)  # (partition, path) → overlay that removed it
+    actions: dict[str, list[str]] = field(default_factory=dict)  # overlay → what it did, one line each
+
+    def inputs(self) -> dict:
+        return {"overlays": self.resolved.summary(), "rro_signing": self.signing}
+
+    def summary(self) -> list[dict]:
+        return [{"name": o.name, "version": o.version, "actions": self.actions.get(o.name, [])}
+                for o in self.resolved.order]
+
+
+@dataclass
+class _Run:
+    """Bookkeeping of one application pass."""
+
+    tree: RomTree
+    apks: dict[str, bytes]
+    problems: list[RomforgeError] = field(default_factory=list)
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    removed: dict[tuple[str, str], str] = field(default_factory=dict)
+    actions: dict[str, list[str]] = field(default_factory=dict)
+    contexts: list[str] = field(default_factory=list)
+
+
+# ---- signing and RROs ----------------------------------------------------------------
+
+
+def signing_key(key_prefix: Path | None) -> tuple[SigningKey, str]:
+    """The workspace's RRO key (KEY.pk8 + KEY.x509.pem), else the bundled test key."""
+    if key_prefix is None:
+        key = SigningKey.sample()
+        return key, "romforge test key (set [signing] overlay_key in romforge.toml for release builds)"
+    key = SigningKey(key_prefix.with_name(key_prefix.name + ".pk8"), key_prefix.with_name(key_prefix.name + ".x509.pem"))
+    for part in (key.pk8, key.cert):
+        if not part.is_file():
+            raise ConfigError(f"overlay signing key part {part.name} not found", file=part,
+                              hint="[signing] overlay_key names KEY for KEY.pk8 and KEY.x509.pem")
+    return key, "workspace key sha256:" + hashlib.sha256(key.cert.read_bytes()).hexdigest()[:16]
+
+
+def _copy_res(src: Path, dest: Path) -> None:
+    shutil.copytree(src, dest, symlinks=True)
+    for path in dest.rglob("*"):
+        if path.is_symlink():
+            raise InputError("res/ holds a symlink; overlays ship real files only", file=src)
+
+
+def _rro_digest(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: SigningKey) -> str:
+    h = hashlib.sha256()
+    for part in (spec.sha256, res.target, res.package, str(res.priority), res.target_name or "", spec.version):
+        h.update(part.encode() + b"\0")
+    h.update(values)
+    h.update(key.pk8.read_bytes() + key.cert.read_bytes())
+    return h.hexdigest()
+
+
+def build_rros(resolved: Resolved, key: SigningKey) -> tuple[dict[str, bytes], list[RomforgeError]]:
+    """Every [[resources]] entry as a signed static RRO; tool failures come back as problems."""
+    apks: dict[str, bytes] = {}
+    problems: list[RomforgeError] = []
+    for spec in resolved.order:
+        for res in spec.resources:
+            values = values_xml([(v.kind, v.name, v.value) for v in res.values]) if res.values else b""
+            digest = _rro_digest(spec, res, values, key)
+            if digest not in _RRO_CACHE:
+                try:
+                    _RRO_CACHE[digest] = _link_rro(spec, res, values, key)
+                except RomforgeError as exc:
+                    problems.append(spec.error(f"RRO for {res.target} does not build: {exc.message}", res.line,
+                                               hint="fix the resource values or res/ files named above"))
+                    continue
+            apks[res.package] = _RRO_CACHE[digest]
+    return apks, problems
+
+
+def _link_rro(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: SigningKey) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="romforge-overlay-rro-") as tmp:
+        work = Path(tmp)
+        res_dir = work / "res"
+        if res.res_dir is not None:
+            _copy_res(res.res_dir, res_dir)
+        if values:
+            generated = res_dir / "values" / f"romforge-{spec.name}.xml"
+            generated.parent.mkdir(parents=True, exist_ok=True)
+            if generated.exists():
+                raise ToolFailedError(f"res/values/{generated.name} is a reserved file name")
+            generated.write_bytes(values)
+        out = work / "overlay.apk"
+        build_rro(res_dir, out, package=res.package, target_package=res.target, priority=res.priority,
+                  is_static=True, target_name=res.target_name, version_name=spec.version, key=key)
+        return out.read_bytes()
+
+
+# ---- operations ----------------------------------------------------------------------
+
+
+def _fail(run: _Run, spec: OverlaySpec, line: int | None, message: str, hint: str | None = None) -> None:
+    run.problems.append(spec.error(message, line, hint))
+
+
+def _has_partition(run: _Run, spec: OverlaySpec, partition: str, line: int | None) -> bool:
+    if run.tree.get(partition, "") is None:
+        _fail(run, spec, line, f"the base ROM has no {partition} partition")
+        return False
+    return True
+
+
+def _meta(tree: RomTree, op: FileOp, kind: str, old: FileMeta | None) -> FileMeta:
+    base = old or replace(default_meta(op.partition, op.path, kind), selabel=tree.label_for(op.partition, op.path, kind))
+    return FileMeta(uid=base.uid if op.uid is None else op.uid, gid=base.gid if op.gid is None else op.gid,
+                    mode=base.mode if op.mode is None else op.mode,
+                    selabel=base.selabel if op.label is None else op.label,
+                    capabilities=base.capabilities if op.capabilities is None else op.capabilities)
+
+
+def _describe_meta(meta: FileMeta) -> str:
+    text = f"{meta.mode:04o} {meta.uid}:{meta.gid}"
+    if meta.selabel:
+        text += f" {meta.selabel}"
+    if meta.capabilities:
+        text += f" caps=0x{meta.capabilities:x}"
+    return text
+
+
+def _file_op(run: _Run, spec: OverlaySpec, op: FileOp) -> None:
+    tree = run.tree
+    where = f"/{op.partition}/{op.path}"
+    old = tree.get(op.partition, op.path)
+    if op.action == "remove":
+        if old is None:
+            _fail(run, spec, op.line, f"cannot remove {where}: it is not in the tree",
+                  hint="the base ROM or an earlier overlay no longer has it; drop this entry")
+            return
+        for gone in tree.remove(op.partition, op.path):
+            run.removed[(gone.partition, gone.path)] = spec.name
+            run.origins.pop((gone.partition, gone.path), None)
+        run.actions[spec.name].append(f"remove {where}")
+        return
+    if op.action == "add" and old is not None:
+        _fail(run, spec, op.line, f"cannot add {where}: it already exists", hint='use action = "replace"')
+        return
+    if op.action == "replace" and (old is None or old.kind == DIR):
+        _fail(run, spec, op.line, f"cannot replace {where}: " + ("it is a directory" if old else "it is not in the tree"),
+              hint='use action = "add" for new files')
+        return
+    if op.action == "symlink":
+        if old is not None and old.kind == DIR:
+            _fail(run, spec, op.line, f"cannot make {where} a symlink: it is a directory")
+            return
+        meta = _meta(tree, op, SYMLINK, None)
+        tree.write_symlink(op.partition, op.path, op.link_target or "", meta)
+        run.actions[spec.name].append(f"symlink {where} -> {op.link_target}")
+    else:
+        meta = _meta(tree, op, FILE, old.meta if old is not None and old.kind == FILE else None)
+        if op.source is None and op.content is None:
+            tree.set_meta(op.partition, op.path, meta)
+            run.actions[spec.name].append(f"meta {where} {_describe_meta(meta)}")
+        else:
+            data = op.content if op.content is not None else op.source.read_bytes()
+            tree.write_file(op.partition, op.path, data, meta)
+            run.actions[spec.name].append(f"{op.action} {where} {_describe_meta(meta)}")
+    run.origins[(op.partition, op.path)] = spec.name
+    if op.label is not None:
+        pattern = re.escape(where).replace("\\/", "/")
+        run.contexts.append(f"{pattern}    {op.label}")
+
+
+def _prop_ops(run: _Run, spec: OverlaySpec, ops: tuple[PropOp, ...]) -> None:
+    by_partition: dict[str, list[PropOp]] = {}
+    for op in ops:
+        by_partition.setdefault(op.partition, []).append(op)
+    order = {"unset": 0, "set": 1, "append": 2}
+    for partition, items in by_partition.items():
+        if not _has_partition(run, spec, partition, items[0].line):
+            continue
+        prop = run.tree.build_prop(partition)
+        if prop is None:
+            _fail(run, spec, items[0].line, f"the {partition} partition has no build.prop to change")
+            continue
+        for op in sorted(items, key=lambda o: order[o.action]):
+            if op.action == "unset":
+                gone = prop.unset(op.key)
+                run.actions[spec.name].append(f"prop {partition}: unset {op.key}" + ("" if gone else " (was not set)"))
+            elif op.action == "set":
+                prop.set(op.key, op.value or "")
+                run.actions[spec.name].append(f"prop {partition}: {op.key}={op.value}")
+            else:
+                prop.append(op.key, op.value or "", op.separator)
+                run.actions[spec.name].append(f"prop {partition}: {op.key} += {op.value}")
+        run.tree.write_build_prop(partition, prop)
+        run.origins[(partition, "build.prop")] = spec.name
+
+
+def _indent_append(parent: etree._Element, element: etree._Element) -> None:
+    """Append keeping the file's indentation: the new child takes its siblings' indent."""
+    if len(parent):
+        last = parent[-1]
+        closing = last.tail
+        last.tail = parent.text if parent.text and not parent.text.strip() else closing
+        element.tail = closing
+    else:
+        outer = (parent.tail or "\n") if parent.getparent() is not None else "\n"
+        parent.text = outer + "    "
+        element.tail = outer
+    parent.append(element)
+
+
+def _detach(element: etree._Element) -> None:
+    parent = element.getparent()
+    previous = element.getprevious()
+    if element.getnext() is None:  # the closing tag keeps its indentation
+        if previous is not None:
+            previous.tail = element.tail
+        else:
+            parent.text = element.tail
+    parent.remove(element)
+
+
+def _attr_name(name: str) -> str:
+    prefix, sep, local = name.partition(":")
+    if sep and prefix in XPATH_NAMESPACES:
+        return f"{{{XPATH_NAMESPACES[prefix]}}}{local}"
+    return name
+
+
+def _xml_ops(run: _Run, spec: OverlaySpec, ops: tuple[XmlOp, ...]) -> None:
+    docs: dict[tuple[str, str], etree._ElementTree] = {}
+    for op in ops:
+        where = f"/{op.partition}/{op.path}"
+        key = (op.partition, op.path)
+        if key not in docs:
+            if not _has_partition(run, spec, op.partition, op.line):
+                continue
+            entry = run.tree.get(*key)
+            if entry is None and op.create:
+                docs[key] = etree.ElementTree(etree.Element(op.create))
+            elif entry is None or entry.kind != FILE:
+                _fail(run, spec, op.line, f"{where} is not a file in the tree",
+                      hint="add 'create = \"permissions\"' (the root element) to make a new XML file")
+                continue
+            else:
+                try:
+                    docs[key] = parse_xml(run.tree.read(*key), source=where)
+                except InputError as exc:
+                    _fail(run, spec, op.line, f"cannot edit {exc.format()}")
+                    continue
+        doc = docs[key]
+        try:
+            found = doc.xpath(op.xpath, namespaces=XPATH_NAMESPACES)
+        except etree.XPathError as exc:
+            _fail(run, spec, op.line, f"XPath {op.xpath!r} fails on {where}: {exc}")
+            continue
+        elements = [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
+        if not isinstance(found, list) or len(elements) != len(found):
+            _fail(run, spec, op.line, f"XPath {op.xpath!r} must select elements, not text or attributes")
+            continue
+        if op.action == "add":
+            if len(elements) != 1:
+                _fail(run, spec, op.line, f"'under' = {op.xpath!r} matches {len(elements)} elements in {where}; "
+                                          "it must match exactly one")
+                continue
+            for new in parse_fragment(op.fragment or "", source=f"{spec.file}:{op.line}"):
+                _indent_append(elements[0], new)
+            run.actions[spec.name].append(f"xml {where}: add under {op.xpath}")
+        elif not elements:
+            _fail(run, spec, op.line, f"XPath {op.xpath!r} matches nothing in {where}",
+                  hint="the base ROM's file changed, or the XPath is wrong")
+            continue
+        elif op.action == "remove":
+            for element in elements:
+                _detach(element)
+            run.actions[spec.name].append(f"xml {where}: remove {len(elements)} × {op.xpath}")
+        else:
+            for element in elements:
+                for name, value in op.attributes:
+                    element.set(_attr_name(name), value)
+            run.actions[spec.name].append(f"xml {where}: set {', '.join(n for n, _ in op.attributes)} on "
+                                          f"{len(elements)} × {op.xpath}")
+    for (partition, path), doc in docs.items():
+        run.tree.write_file(partition, path, serialize_xml(doc) + b"\n")
+        run.origins[(partition, path)] = spec.name
+
+
+def _resources(run: _Run, spec: OverlaySpec, res: ResourceOverlay) -> None:
+    if res.package not in run.apks or not _has_partition(run, spec, res.partition, res.line):
+        return  # the build failure was already reported
+    run.tree.write_file(res.partition, res.apk_path, run.apks[res.package])
+    run.origins[(res.partition, res.apk_path)] = spec.name
+    run.actions[spec.name].append(f"rro {res.target} -> /{res.partition}/{res.apk_path} (priority {res.priority})")
+
+
+def _patch(run: _Run, spec: OverlaySpec, op: PatchOp) -> None:
+    with tempfile.TemporaryDirectory(prefix="romforge-patch-") as tmp:
+        for target in op.targets:
+            where = f"/{target.partition}/{target.path}"
+            entry = run.tree.get(target.partition, target.path)
+            if entry is None or entry.kind != FILE:
+                _fail(run, spec, op.line, f"{op.shown} patches {where}, which is not a file in the tree")
+                continue
+            patched, output = run_patch(run.tree.read(target.partition, target.path), target.text, Path(tmp))
+            if patched is None:
+                failed = failed_hunks(output)
+                for hunk in failed:
+                    line = target.hunk_lines[hunk - 1] if hunk <= len(target.hunk_lines) else target.hunk_lines[0]
+                    detail = output.splitlines()[-1] if output else "patch failed"
+                    run.problems.append(InputError(
+                        f"hunk #{hunk} does not apply to {where} ({detail})", file=op.shown, line=line,
+                        hint=f"regenerate the diff against the base ROM's {where} (used by {spec.file}:{op.line})"))
+                continue
+            run.tree.write_file(target.partition, target.path, patched)
+            run.origins[(target.partition, target.path)] = spec.name
+            run.actions[spec.name].append(f"patch {where} ({len(target.hunk_lines)} hunk(s))")
+
+
+def _write_contexts(run: _Run) -> None:
+    current = run.tree.read_extra(FILE_CONTEXTS)
+    if current is None or not run.contexts:
+        return
+    text = current.decode("utf-8")
+    if not text.endswith("\n"):
+        text += "\n"
+    text += "# labels set by romforge overlays\n" + "".join(line + "\n" for line in run.contexts)
+    run.tree.write_extra(FILE_CONTEXTS, text.encode("utf-8"))
+
+
+def _apply_all(resolved: Resolved, tree: RomTree, apks: dict[str, bytes]) -> _Run:
+    run = _Run(tree, apks)
+    steps: list[tuple[str, Callable[[OverlaySpec], None]]] = [
+        ("files", lambda s: [_file_op(run, s, op) for op in s.files]),
+        ("props", lambda s: _prop_ops(run, s, s.props)),
+        ("xml", lambda s: _xml_ops(run, s, s.xml)),
+        ("resources", lambda s: [_resources(run, s, r) for r in s.resources]),
+        ("patches", lambda s: [_patch(run, s, p) for p in s.patches]),
+    ]
+    for spec in resolved.order:
+        run.actions[spec.name] = []
+        for _, step in steps:
+            try:
+                step(spec)
+            except RomforgeError as exc:
+                run.problems.append(exc)
+            except (KeyError, ValueError, NotADirectoryError, IsADirectoryError) as exc:
+                run.problems.append(spec.error(f"cannot apply: {exc}"))
+    _write_contexts(run)
+    return run
+
+
+def prepare(resolved: Resolved, base: RomTree, key: SigningKey, signing: str,
+            earlier: list[RomforgeError] | None = None) -> OverlayPlan:
+    """Build the RROs and apply everything to a throw-away stage of `base`; raises InputProblems
+    with these problems and the `earlier` ones (from reading and resolving) together."""
+    apks, built = build_rros(resolved, key)
+    problems = list(earlier or []) + built
+    with tempfile.TemporaryDirectory(prefix="romforge-overlay-check-") as tmp:
+        run = _apply_all(resolved, stage(base, Path(tmp) / "dry-run"), apks)
+    problems += run.problems
+    if problems:
+        raise InputProblems(f"{len(problems)} problem(s) with the overlays of {resolved.device}; "
+                            "nothing was built", problems)
+    return OverlayPlan(resolved, apks, signing, run.origins, run.removed, run.actions)
+
+
+def apply_overlays(plan: OverlayPlan, tree: RomTree) -> None:
+    """Apply the planned overlays to the build's staged tree (they were already checked in plan)."""
+    run = _apply_all(plan.resolved, tree, plan.apks)
+    if run.problems:
+        raise InputProblems(f"{len(run.problems)} problem(s) applying the overlays", run.problems)
+
+
+def plan_overlays(overlays_dir: Path, profile: DeviceProfile, base: RomTree, *, key_prefix: Path | None,
+                  reserved_props: dict[str, dict[str, str]] | None = None) -> OverlayPlan:
+    """Resolve the profile's overlays and check them against `base`; raises InputProblems."""
+    resolved, problems = resolve_all(overlays_dir, profile, reserved_props=reserved_props)
+    if resolved is None:  # no order to try them in
+        raise InputProblems(f"{len(problems)} problem(s) with the overlays of {profile.profile}; nothing was built",
+                            problems)
+    if any(spec.resources for spec in resolved.order):
+        key, signing = signing_key(key_prefix)
+    else:
+        key, signing = SigningKey.sample(), "none (no RROs)"
+    return prepare(resolved, base, key, signing, problems)
