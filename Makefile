@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Debian packages the project calls at run time or in tests.
 APT_PACKAGES := aapt apksigner zipalign android-framework-res erofs-utils e2fsprogs \
 	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils patch \
-	fonts-dejavu-core fonts-noto-color-emoji
+	fonts-dejavu-core fonts-noto-color-emoji chromium git
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WORKSPACE := examples/workspace
 DEMO_DEVICES := cepheus alioth
