@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project calls at run time or in tests.
 APT_PACKAGES := aapt apksigner zipalign android-framework-res erofs-utils e2fsprogs \
-	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils
+	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils \
+	fakeroot signapk protobuf-compiler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WORKSPACE := examples/workspace
 DEMO_DEVICES := cepheus alioth
