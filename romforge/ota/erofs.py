@@ -193,7 +193,12 @@ def _dirents(r: _Reader, content: bytes, block_size: int, path: str) -> list[tup
     return found
 
 
-def file_blocks(image: ErofsImage) -> dict[str, list[tuple[int, int]]]:
-    """Regular file path → its whole data blocks (tails inlined in the metadata area are not listed)."""
-    return {path: list(inode.blocks) for path, inode in image.inodes.items()
-            if inode.kind == "file" and inode.blocks}
+def file_blocks(image: ErofsImage, *, directories: bool = False) -> dict[str, list[tuple[int, int]]]:
+    """Regular file path → its whole data blocks (tails inlined in the metadata area are not listed).
+
+    With `directories`, directory blocks are listed too, under the path with a trailing "/"."""
+    result = {}
+    for path, inode in image.inodes.items():
+        if inode.blocks and (inode.kind == "file" or (directories and inode.kind == "dir")):
+            result[path + "/" if inode.kind == "dir" else path] = list(inode.blocks)
+    return result

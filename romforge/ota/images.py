@@ -6,9 +6,11 @@ staging copy under `fakeroot`, which fakes them for the image tool. The copy is 
 because fakeroot's chmod also changes the real inode, and a materialized tree shares inodes
 with the base ROM. Timestamps and UUIDs are fixed, so the same tree gives the same bytes.
 
-Images are uncompressed erofs: file blocks stay byte-comparable between builds, which is
-what makes file-aware BSDIFF deltas small (compressed erofs needs update_engine's LZ4DIFF,
-minor version 9, which romforge does not write).
+Images are uncompressed erofs without tail inlining (`-E noinline_data`): every byte of a
+file lives in blocks of its own, so the delta planner can copy or diff files block-exactly
+and file blocks stay byte-comparable between builds (compressed erofs would need
+update_engine's LZ4DIFF, minor version 9, which romforge does not write). The price is up
+to one partly filled block per file.
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ def _ext4_blocks(tree: RomTree, partition: str) -> tuple[int, int]:
 def _commands(fs: str, partition: str, root: Path, out: Path, tree: RomTree, workdir: Path) -> tuple[list, dict]:
     fixed = image_uuid(partition)
     if fs == "erofs":
-        return [[find_tool("mkfs.erofs"), "--quiet", "-T", str(IMAGE_EPOCH), "-U", fixed, str(out), str(root)]], {}
+        return [[find_tool("mkfs.erofs"), "--quiet", "-E", "noinline_data", "-T", str(IMAGE_EPOCH), "-U", fixed,
+                 str(out), str(root)]], {}
     blocks, inodes = _ext4_blocks(tree, partition)
     script = workdir / "ctime.debugfs"
     paths = ["/"] + [f"/{e.path}" for e in tree.iter_entries(partition) if e.path]
@@ -186,13 +189,15 @@ def detect_fs(image: Path) -> str:
     raise InputError("neither an erofs nor an ext4 image", file=image)
 
 
-def file_map(image: Path) -> dict[str, list[tuple[int, int]]]:
-    """Regular file path → (start_block, count) extents of its data blocks, read from the image."""
+def file_map(image: Path, *, directories: bool = False) -> dict[str, list[tuple[int, int]]]:
+    """Regular file path → (start_block, count) extents of its data blocks, read from the image.
+
+    With `directories` (erofs), directory blocks too, keyed by the path plus "/"."""
     fs = detect_fs(image)
     if fs == "erofs":
         from romforge.ota.erofs import file_blocks, read_erofs
 
-        return file_blocks(read_erofs(image))
+        return file_blocks(read_erofs(image), directories=directories)
     return _ext4_file_map(image)
 
 
