@@ -389,3 +389,15 @@ def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source
             src.close()
     if _sha256_path(temp) != part.new_partition_info.hash:
         raise _fail(pkg, f"{part.partition_name}: the applied image does not match new_partition_info's SHA-256")
+
+
+def check_ota(path: Path, public=None) -> OtaReport:
+    """verify_ota for `romforge ota verify`: a failed check is a finding (exit 3), not a crash."""
+    from romforge.errors import CheckFailed, Finding
+
+    try:
+        return verify_ota(path, public)
+    except OtaRejected as exc:
+        raise CheckFailed("the OTA package failed verification; do not ship or install it",
+                          [Finding(exc.file or str(path), None, "ota-verify", "error",
+                                   exc.message + (f" (hint: {exc.hint})" if exc.hint else ""))]) from None
