@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Debian packages the project calls at run time or in tests.
 APT_PACKAGES := aapt apksigner zipalign android-framework-res erofs-utils e2fsprogs \
 	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils \
-	fakeroot signapk protobuf-compiler bzip2
+	fakeroot signapk protobuf-compiler bzip2 brotli
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WORKSPACE := examples/workspace
 DEMO_DEVICES := cepheus alioth

@@ -579,8 +579,9 @@ def _edited_text(rng: random.Random, data: bytes) -> bytes:
 
 
 def large_app_apk(seed: int, size_mb: int, *, version: int) -> bytes:
-    """A prebuilt app of about `size_mb` MiB: a stored model blob and JSON assets, linked by aapt2 and
-    signed by apksigner. A later `version` is the same app rebuilt with parts of its assets changed."""
+    """A prebuilt app of about `size_mb` MiB: a model kept uncompressed (as apps do, to mmap it) and
+    JSON assets, linked by aapt2 and signed by apksigner. A later `version` is the same app rebuilt
+    with parts of its assets changed."""
     from romforge.rro import align_and_sign, app_manifest, link_apk, strings_xml, SigningKey
 
     rng = random.Random(f"romforge-gallery-{seed}")
@@ -597,7 +598,7 @@ def large_app_apk(seed: int, size_mb: int, *, version: int) -> bytes:
     with tempfile.TemporaryDirectory(prefix="romforge-gallery-") as tmp:
         work = Path(tmp)
         (work / "assets").mkdir()
-        (work / "assets" / "model.bin").write_bytes(bytes(model))
+        (work / "assets" / "model.tflite").write_bytes(bytes(model))
         for name, text in jsons.items():
             (work / "assets" / name).write_text(text)
         manifest = work / "AndroidManifest.xml"
@@ -606,7 +607,7 @@ def large_app_apk(seed: int, size_mb: int, *, version: int) -> bytes:
         (work / "res" / "values" / "strings.xml").write_text(strings_xml({"app_name": "Gallery",
                                                                           "version": f"1.{version}"}))
         unsigned = work / "unsigned.apk"
-        link_apk(manifest, work / "res", unsigned, extra_args=("-A", str(work / "assets"), "-0", "bin"))
+        link_apk(manifest, work / "res", unsigned, extra_args=("-A", str(work / "assets"), "-0", ".tflite"))
         out = work / "Gallery.apk"
         align_and_sign(unsigned, out, SigningKey.sample())
         return out.read_bytes()
@@ -656,8 +657,11 @@ def mutate_week(base: Path, out: Path, *, week: int = 2, seed: int = 0, edits: i
                         for j in range(rng.randrange(4, 60))]
                 staged.write_file(partition, f"etc/week{week}/config_{i:03d}.xml", _xml("config", body))
         if staged.get("product", LARGE_APP_PATH) is not None:
-            old_apk = staged.read("product", LARGE_APP_PATH)
-            size_mb = max(1, round(len(old_apk) / (1 << 20) / 0.75))
+            import io
+            import zipfile
+
+            with zipfile.ZipFile(io.BytesIO(staged.read("product", LARGE_APP_PATH))) as apk:
+                size_mb = max(1, round(apk.getinfo("assets/model.tflite").file_size / (700 * 1024)))
             staged.write_file("product", LARGE_APP_PATH, large_app_apk(seed, size_mb, version=week))
         for partition in staged.partitions():
             prop = staged.build_prop(partition)

@@ -3,7 +3,8 @@
 Shares no code with romforge.ota: the payload header is unpacked by hand, the manifest is
 decoded from the protobuf wire format here (field numbers written down from
 update_metadata.proto, not taken from romforge's .proto), data is decompressed and patched by
-Debian's command-line tools (`xz -d`, `bzip2 -d`, `bspatch`), and the update is applied IN
+Debian's command-line tools (`xz -d`, `bzip2 -d`, `bspatch`), BSDF2 patches are turned into BSDIFF40 with the `brotli` and
+`bzip2` tools) and the update is applied IN
 PLACE on a copy of the source image, so an operation that reads a block an earlier one
 already wrote produces a wrong image.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BLOCK = 4096
-REPLACE, REPLACE_BZ, SOURCE_COPY, SOURCE_BSDIFF, ZERO, REPLACE_XZ = 0, 1, 4, 5, 6, 8
+REPLACE, REPLACE_BZ, SOURCE_COPY, SOURCE_BSDIFF, ZERO, REPLACE_XZ, BROTLI_BSDIFF = 0, 1, 4, 5, 6, 8, 10
 
 
 def wire_fields(data: bytes) -> list[tuple[int, int, object]]:
@@ -126,6 +127,30 @@ def _tool(args: list[str], stdin: bytes) -> bytes:
     return subprocess.run(args, input=stdin, capture_output=True, check=True).stdout
 
 
+def bsdf2_to_bsdiff40(patch: bytes) -> bytes:
+    """AOSP's BSDF2 (per-stream bzip2 or brotli) rewritten as classic BSDIFF40 for Debian's bspatch:
+    streams are decompressed with the `brotli`/`bzip2` tools and recompressed with `bzip2`."""
+    if patch.startswith(b"BSDIFF40"):
+        return patch
+    assert patch[:5] == b"BSDF2", patch[:8]
+    kinds = patch[5:8]
+    ctrl_len, diff_len = struct.unpack_from("<QQ", patch, 8)
+    new_size = patch[24:32]
+    raw = [patch[32:32 + ctrl_len], patch[32 + ctrl_len:32 + ctrl_len + diff_len], patch[32 + ctrl_len + diff_len:]]
+    plain = []
+    for kind, data in zip(kinds, raw):
+        if kind == 0:
+            plain.append(data)
+        elif kind == 1:
+            plain.append(_tool(["bzip2", "-d", "-c"], data))
+        elif kind == 2:
+            plain.append(_tool(["brotli", "-d", "-c"], data))
+        else:
+            raise AssertionError(f"unknown BSDF2 compressor {kind}")
+    packed = [_tool(["bzip2", "-9", "-c"], p) for p in plain]
+    return b"BSDIFF40" + struct.pack("<QQ", len(packed[0]), len(packed[1])) + new_size + b"".join(packed)
+
+
 def apply_in_place(payload: RawPayload, source: Path | None, out_dir: Path) -> dict[str, str]:
     """Apply every partition with Debian's tools, in place; returns name → SHA-256 of the result."""
     digests = {}
@@ -160,9 +185,9 @@ def apply_in_place(payload: RawPayload, source: Path | None, out_dir: Path) -> d
                         new = b""
                     elif op.type == SOURCE_COPY:
                         new = src
-                    elif op.type == SOURCE_BSDIFF:
+                    elif op.type in (SOURCE_BSDIFF, BROTLI_BSDIFF):
                         (work / "old").write_bytes(src)
-                        (work / "patch").write_bytes(blob)
+                        (work / "patch").write_bytes(bsdf2_to_bsdiff40(blob))
                         subprocess.run(["bspatch", str(work / "old"), str(work / "new"), str(work / "patch")],
                                        check=True, capture_output=True)
                         new = (work / "new").read_bytes()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from independent_ota import (REPLACE_XZ, SOURCE_BSDIFF, SOURCE_COPY, apply_in_place, read_payload,
+from independent_ota import (BROTLI_BSDIFF, REPLACE_XZ, SOURCE_COPY, apply_in_place, read_payload,
                              read_payload_from_zip, wire_fields)
 from romforge.ota.generate import ota_from_target_files, ota_partitions, target_images
 from romforge.ota.keys import generate_test_key, load_signing_key
@@ -78,7 +78,7 @@ def test_independent_in_place_apply_gives_the_same_images(ota_env: dict, tmp_pat
         assert part.new_hash.hex() == _expected(ota_env)[part.name]
     types = {op.type for part in payload.partitions for op in part.ops}
     if kind == "incremental":
-        assert {SOURCE_COPY, SOURCE_BSDIFF} <= types  # file-aware: copies and per-file diffs
+        assert {SOURCE_COPY, BROTLI_BSDIFF} <= types  # file-aware: copies and per-file diffs
     else:
         assert types <= {0, 1, REPLACE_XZ}
 

@@ -16,22 +16,20 @@ import bz2
 import hashlib
 import lzma
 import os
-import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import bsdiff4
 
 from romforge.errors import InputError, ReleaseError
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file
 from romforge.ota.payload import (BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, SUPPORTED_DELTA_MINORS, Op, Payload,
-                                  parse_payload, parse_signatures)
+                                  bspatch, parse_payload, parse_signatures)
 
 FULL_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ}
-DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.ZERO}
-COMPRESSED = {Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF}
+DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.ZERO}
+COMPRESSED = {Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
+DIFFS = {Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
 
 
 class OtaRejected(InputError):
@@ -139,7 +137,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                     raise _fail(pkg, f"{where}: data blob does not match its data_sha256_hash (corrupted or "
                                      "tampered payload)", hint="download the OTA again")
                 offset += op.data_length
-            if op.type in (Op.SOURCE_COPY, Op.SOURCE_BSDIFF):
+            if op.type == Op.SOURCE_COPY or op.type in DIFFS:
                 if not op.src_extents:
                     raise _fail(pkg, f"{where}: a source operation without src_extents")
                 if len(op.src_sha256_hash) != 32:
@@ -294,13 +292,6 @@ def _decompress(kind: int, data: bytes, limit: int) -> bytes:
     return out
 
 
-def _bsdiff_new_size(patch: bytes) -> int:
-    if len(patch) < 32 or patch[:8] != b"BSDIFF40":
-        raise ValueError("not a BSDIFF40 patch")
-    raw = struct.unpack_from("<Q", patch, 24)[0]
-    return -(raw & ((1 << 63) - 1)) if raw >> 63 else raw
-
-
 def operation_output(op, blob: bytes, source) -> bytes:
     """The bytes one operation writes to its dst_extents (padded to whole blocks)."""
     size = _extent_blocks(op.dst_extents) * BLOCK_SIZE
@@ -317,9 +308,7 @@ def operation_output(op, blob: bytes, source) -> bytes:
         if op.type == Op.SOURCE_COPY:
             out = src
         else:
-            if not 0 <= _bsdiff_new_size(blob) <= size:
-                raise ValueError("bsdiff patch output does not fit its blocks")
-            out = bsdiff4.patch(src, blob)
+            out = bspatch(src, blob, limit=size)
     if len(out) > size:
         raise ValueError("operation output does not fit its blocks")
     return out + b"\0" * (size - len(out))

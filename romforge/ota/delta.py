@@ -1,20 +1,25 @@
 """Incremental payload planning: which operations turn the old image into the new one, cheaply.
 
-File-aware, like AOSP's delta_generator: the block map of every file in both images
-(read from the filesystem) pairs each new file with its old version — same path, else
-identical content elsewhere (a moved file), else the same name in another directory — and
+File-aware, like AOSP's delta_generator: the block map of every file and directory in both
+images (read from the filesystem) pairs each new file with its old version — same path,
+else identical content elsewhere (a moved file), else the same name in another directory,
+else an old file of the same kind and size as a diff base — and
 
 - unchanged or moved files become SOURCE_COPY,
-- changed files become SOURCE_BSDIFF (BSDIFF40 via bsdiff4; small files are diffed in
-  groups so the patch headers and bzip2 streams are shared) or REPLACE_XZ when smaller,
-- new files become REPLACE_XZ (grouped into chunks of up to 2 MiB),
-- the remaining blocks (superblock, inodes, directories) are matched block by block
-  against the whole old image, zero blocks become ZERO, and what is left is diffed
-  against the old image's non-file blocks.
+- changed files are diffed against their old version (bsdiff, written as BSDF2 with each
+  stream in bzip2 or brotli, whichever is smaller: a BROTLI_BSDIFF operation), or
+  REPLACE_XZ when that is smaller,
+- the remaining blocks (superblock, inodes) are matched block by block against the whole
+  old image, zero blocks become ZERO, and what is left is diffed against the old
+  image's non-file blocks.
 
-Operations are then ordered so that none reads a block an earlier one wrote (the rule an
-in-place or snapshot-merged update needs); an operation caught in a cycle becomes a
-REPLACE_XZ. Diffing runs on every core.
+Order: no operation may read a block an earlier one wrote (what an in-place or
+snapshot-merged update needs). Operations that depend on each other in a cycle are fused
+into one operation, which reads all its sources before writing: its patch is composed from
+the per-file patches plus copy entries, so fusing costs a few control bytes, not a diff
+of the whole region. The strongly connected components of the read/write graph, in
+topological order, give a valid order; neighbours are then fused the same way, up to 64 MiB,
+so small diffs share patch headers and compression context. Diffing runs on every core.
 """
 
 from __future__ import annotations
@@ -25,17 +30,15 @@ import mmap
 import os
 import posixpath
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import bsdiff4
-
 from romforge.ota.images import file_map
-from romforge.ota.payload import BLOCK_SIZE, FULL_CHUNK_BLOCKS, Op, Operation, best_replace, parallel_map
+from romforge.ota.payload import (BLOCK_SIZE, FULL_CHUNK_BLOCKS, Op, Operation, best_replace, bsdf2_from_streams,
+                                  parallel_map)
 
-GROUP_BYTES = 1 << 20  # changed files smaller than this are diffed together up to this much
-MAX_COPY_BLOCKS = 8192  # 32 MiB per merged SOURCE_COPY
+FUSE_BLOCKS = 16384  # neighbours are fused into operations of up to 64 MiB
 ZERO_BLOCK = bytes(BLOCK_SIZE)
 Extents = list[tuple[int, int]]
 
@@ -63,6 +66,7 @@ class _Image:
         self._f = open(path, "rb")
         self.data = mmap.mmap(self._f.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
         self.files = file_map(path, directories=True)
+        self.by_ext: dict[str, list[tuple[int, str]]] | None = None
 
     def block(self, b: int) -> bytes:
         return self.data[b * BLOCK_SIZE:(b + 1) * BLOCK_SIZE]
@@ -80,6 +84,52 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+# ---- segments and operations ---------------------------------------------------------
+
+COPY, DIFF, DATA, ZERO = "copy", "diff", "data", "zero"
+
+
+@dataclass
+class _Segment:
+    """One piece of work: copy src→dst, diff src→dst, new data for dst, or zeros for dst."""
+
+    kind: str
+    dst: Extents
+    src: Extents = field(default_factory=list)
+
+    @property
+    def blocks(self) -> int:
+        return sum(n for _, n in self.dst)
+
+
+@dataclass
+class _Node:
+    """A future operation: one or more segments fused (fused nodes read all sources first)."""
+
+    segments: list[_Segment]
+
+    @property
+    def kind(self) -> str:
+        kinds = {s.kind for s in self.segments}
+        if kinds <= {COPY}:
+            return COPY
+        if kinds & {COPY, DIFF}:
+            return DIFF
+        return kinds.pop()
+
+    @property
+    def blocks(self) -> int:
+        return sum(s.blocks for s in self.segments)
+
+    @property
+    def src(self) -> Extents:
+        return [e for s in self.segments for e in s.src]
+
+    @property
+    def dst(self) -> Extents:
+        return [e for s in self.segments for e in s.dst]
+
+
 # ---- work done in worker processes ----------------------------------------------------
 
 
@@ -92,16 +142,100 @@ def _read(path: str, extents: Extents) -> bytes:
     return b"".join(parts)
 
 
-def _diff_job(job: tuple[str, Extents, str, Extents]) -> tuple[int, bytes]:
-    """SOURCE_BSDIFF or the best REPLACE, whichever carries fewer bytes."""
-    old_path, src, new_path, dst = job
+def _decode_control(raw: bytes) -> list[list[int]]:
+    def int64(b: bytes) -> int:
+        v = int.from_bytes(b, "little")
+        return -(v & ((1 << 63) - 1)) if v >> 63 else v
+
+    return [[int64(raw[i + j:i + j + 8]) for j in (0, 8, 16)] for i in range(0, len(raw), 24)]
+
+
+def _encode_control(entries: list[list[int]]) -> bytes:
+    def int64(v: int) -> bytes:
+        return (v if v >= 0 else (1 << 63) | -v).to_bytes(8, "little")
+
+    return b"".join(int64(x) + int64(y) + int64(z) for x, y, z in entries)
+
+
+def compose_patch(new: bytes, parts: list[tuple[str, int, int, int]],
+                  streams: dict[int, list[tuple[int, tuple[bytes, bytes, bytes]]]]) -> tuple[bytes, bytes, bytes]:
+    """bsdiff control/diff/extra streams for a fused operation.
+
+    `parts` are (kind, old offset, new offset, new length) in the fused operation's
+    concatenated source and destination; a copy becomes one control entry (its diff bytes
+    are zero); a diff's pieces (`streams[index]`: old offset within the part, raw streams)
+    are spliced in, each after moving the old pointer to where its source starts."""
+    control: list[list[int]] = []
+    diffs: list[bytes] = []
+    extras: list[bytes] = []
+    oldpos = 0
+
+    def seek(to: int) -> None:
+        nonlocal oldpos
+        if control:
+            control[-1][2] += to - oldpos
+        else:
+            control.append([0, 0, to])
+        oldpos = to
+
+    for index, (kind, old_off, new_off, new_len) in enumerate(parts):
+        if kind == COPY:
+            seek(old_off)
+            control.append([new_len, 0, 0])
+            diffs.append(bytes(new_len))
+            oldpos += new_len
+            continue
+        for piece_old, (ctrl, diff, extra) in streams[index]:
+            seek(old_off + piece_old)
+            for x, y, z in _decode_control(ctrl):
+                control.append([x, y, z])
+                oldpos += x + z
+            diffs.append(diff)
+            extras.append(extra)
+    return _encode_control(control), b"".join(diffs), b"".join(extras)
+
+
+WINDOW_BYTES = 8 << 20  # a changed file larger than this is diffed in windows, on every core
+WINDOW_MARGIN = 2 << 20  # how far before and after its window a piece may find old bytes
+
+
+def _segment_job(job: tuple) -> tuple[bytes, bytes, bytes]:
+    """Raw bsdiff streams for one piece of a changed file: new[n0:n1] against old[o0:o1]."""
+    import bsdiff4.core
+
+    old_path, src, new_path, dst, (o0, o1, n0, n1) = job
+    old, new = _read(old_path, src), _read(new_path, dst)
+    return bsdiff4.core.diff(old[o0:o1], new[n0:n1])
+
+
+def _windows(old_len: int, new_len: int) -> list[tuple[int, int, int, int]]:
+    """(old start, old end, new start, new end) pieces of a diff: whole when small, else windows of
+    the new bytes paired with the same stretch of the old ones (plus a margin)."""
+    if new_len <= WINDOW_BYTES or old_len == 0:
+        return [(0, old_len, 0, new_len)]
+    pieces = []
+    for n0 in range(0, new_len, WINDOW_BYTES):
+        n1 = min(new_len, n0 + WINDOW_BYTES)
+        o0 = max(0, min(old_len, n0 * old_len // new_len) - WINDOW_MARGIN)
+        o1 = min(old_len, max(o0, n1 * old_len // new_len) + WINDOW_MARGIN)
+        pieces.append((o0, o1, n0, n1))
+    return pieces
+
+
+def _node_job(job: tuple) -> tuple[int, bytes]:
+    """One operation's data: a composed BSDF2 patch, or the best REPLACE when that is smaller."""
+    new_path, dst, parts, streams = job
     new = _read(new_path, dst)
-    kind, data = best_replace(new, try_bz2=False)
-    if src:
-        patch = bsdiff4.diff(_read(old_path, src), new)
-        if len(patch) < len(data) and len(patch) < len(new):
-            return Op.SOURCE_BSDIFF, patch
-    return kind, data
+    if not parts:
+        return best_replace(new, try_bz2=False)
+    patch = bsdf2_from_streams(compose_patch(new, parts, streams), len(new))
+    if all(kind == DIFF for kind, *_ in parts) and len(new) <= 4 << 20:
+        kind, data = best_replace(new, try_bz2=False)
+        if len(data) <= len(patch):
+            return kind, data
+    if len(patch) >= len(new):
+        return best_replace(new, try_bz2=False)
+    return Op.BROTLI_BSDIFF, patch
 
 
 # ---- planning ------------------------------------------------------------------------
@@ -137,7 +271,11 @@ def _pair_files(old: _Image, new: _Image) -> tuple[dict[int, int], list[_Job], l
         if source is None and len(old_by_name.get(posixpath.basename(path), ())) == 1:
             source = old_by_name[posixpath.basename(path)][0]
         if source is None:
-            fresh.append(dst)
+            similar = _similar(old, path, dst)
+            if similar is None:
+                fresh.append(dst)
+            else:  # a new file: diffed against an old one of its kind, kept only when that is smaller
+                diffs.append(_Job(old.files[similar], dst))
         elif old_digest[source] == d:
             for n, o in zip(_blocks_of(dst), _blocks_of(old.files[source])):
                 copies[n] = o
@@ -146,31 +284,24 @@ def _pair_files(old: _Image, new: _Image) -> tuple[dict[int, int], list[_Job], l
     return copies, diffs, fresh
 
 
-def _group(jobs: list[_Job], limit: int) -> list[_Job]:
-    """Small jobs concatenated (source and destination alike) up to `limit` bytes."""
-    grouped: list[_Job] = []
-    current: _Job | None = None
-    for job in jobs:
-        if job.size >= limit:
-            grouped.append(job)
-            continue
-        if current is not None and current.size + job.size > limit:
-            grouped.append(current)
-            current = None
-        if current is None:
-            current = _Job(list(job.src), list(job.dst))
-        else:
-            current.src.extend(job.src)
-            current.dst.extend(job.dst)
-    if current is not None:
-        grouped.append(current)
-    return grouped
-
-
-def _chunks(extents: list[Extents], limit_blocks: int) -> list[Extents]:
-    """Destination extents packed into chunks of at most `limit_blocks` blocks."""
-    blocks = [b for e in extents for b in _blocks_of(e)]
-    return [to_extents(blocks[i:i + limit_blocks]) for i in range(0, len(blocks), limit_blocks)]
+def _similar(old: _Image, path: str, dst: Extents) -> str | None:
+    """The old file most like a new one: same extension, nearest size (same directory first)."""
+    if path.endswith("/"):
+        return None
+    ext = posixpath.splitext(path)[1]
+    if not ext:
+        return None
+    if old.by_ext is None:
+        old.by_ext = defaultdict(list)
+        for p, extents in old.files.items():
+            if not p.endswith("/"):
+                old.by_ext[posixpath.splitext(p)[1]].append((sum(n for _, n in extents), p))
+    candidates = old.by_ext.get(ext)
+    if not candidates:
+        return None
+    blocks = sum(n for _, n in dst)
+    folder = posixpath.dirname(path)
+    return min(candidates, key=lambda c: (posixpath.dirname(c[1]) != folder, abs(c[0] - blocks), c[1]))[1]
 
 
 def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
@@ -204,45 +335,68 @@ def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
                     copies[b] = match
                 else:
                     leftover.append(b)
-        # changed metadata is diffed against old non-file blocks that no other operation
-        # overwrites (those it rewrites itself, or past the new end), so it joins no cycle
         old_file_blocks = {b for e in old.files.values() for b in _blocks_of(e)}
-        own = set(leftover)
-        safe_meta = to_extents([b for b in range(old.blocks)
-                                if b not in old_file_blocks and (b in own or b >= new.blocks)])
-        pending: list[Operation] = []
-        for job in diff_jobs:
-            pending.append(Operation(Op.SOURCE_BSDIFF, job.dst, job.src))
-        for chunk in _chunks([to_extents(leftover)], FULL_CHUNK_BLOCKS * 4):
-            pending.append(Operation(Op.SOURCE_BSDIFF if safe_meta else Op.REPLACE_XZ, chunk, safe_meta))
-        for e in fresh:
-            pending.append(Operation(Op.REPLACE_XZ, e))
-        for run_dst, run_src in _copy_runs(copies):
-            pending.append(Operation(Op.SOURCE_COPY, [run_dst], [run_src]))
-        for e in to_extents(zeros):
-            pending.append(Operation(Op.ZERO, [e]))
-        pending.sort(key=lambda op: (_RANK[op.type], op.dst[0]))
-        ordered = _merge_neighbours(order_operations(pending, new.blocks))
-        work = [i for i, op in enumerate(ordered) if op.type in (Op.SOURCE_BSDIFF, Op.REPLACE_XZ)]
-        biggest_first = sorted(work, key=lambda i: -ordered[i].dst_blocks)  # keeps both cores busy to the end
-        results = parallel_map(_diff_job, [(str(old.path), ordered[i].src if ordered[i].type == Op.SOURCE_BSDIFF
-                                            else [], str(new.path), ordered[i].dst) for i in biggest_first],
-                               jobs=jobs)
+        old_meta = to_extents([b for b in range(old.blocks) if b not in old_file_blocks])
+        nodes = [_Node([_Segment(DIFF, job.dst, job.src)]) for job in diff_jobs]
+        if leftover:
+            kind = DIFF if old_meta else DATA
+            nodes.append(_Node([_Segment(kind, to_extents(leftover), old_meta if old_meta else [])]))
+        nodes += [_Node([_Segment(DATA, e)]) for e in fresh]
+        nodes += [_Node([_Segment(COPY, [d], [s])]) for d, s in _copy_runs(copies)]
+        nodes += [_Node([_Segment(ZERO, [e])]) for e in to_extents(zeros)]
+        ordered = _fuse_neighbours(order_nodes(nodes, new.blocks))
+        results = _compute(ordered, str(old.path), str(new.path), jobs)
         if advance:
-            advance(len(work))
-        for i, (kind, data) in zip(biggest_first, results):
-            op = ordered[i]
-            ordered[i] = Operation(kind, op.dst, op.src if kind == Op.SOURCE_BSDIFF else [], data)
-        for op in ordered:
+            advance(len(results))
+        operations: list[Operation] = []
+        for i, node in enumerate(ordered):
+            if node.kind == COPY:
+                op = Operation(Op.SOURCE_COPY, _join(node.dst), _join(node.src))
+            elif node.kind == ZERO:
+                op = Operation(Op.ZERO, _join(node.dst))
+            else:
+                kind, data = results[i]
+                op = Operation(kind, _join(node.dst), _join(node.src) if kind == Op.BROTLI_BSDIFF else [], data)
             if op.src:
                 op.src_sha256 = hashlib.sha256(old.read(op.src)).digest()
-        return ordered
+            operations.append(op)
+        return operations
     finally:
         old.close()
         new.close()
 
 
-_RANK = {Op.SOURCE_COPY: 0, Op.ZERO: 1, Op.SOURCE_BSDIFF: 2, Op.REPLACE_XZ: 3}
+def _compute(ordered: list[_Node], old_path: str, new_path: str, jobs: int | None) -> dict[int, tuple[int, bytes]]:
+    """Data of every DIFF/DATA node: first every diff piece (biggest first, on every core), then
+    each node's patch composed and compressed (again on every core)."""
+    pieces = []  # (node, part, piece old offset, job)
+    node_parts: dict[int, list[tuple[str, int, int, int]]] = {}
+    for i, node in enumerate(ordered):
+        if node.kind not in (DIFF, DATA):
+            continue
+        parts = []
+        old_off = new_off = 0
+        for s in node.segments:
+            old_len, new_len = sum(n for _, n in s.src) * BLOCK_SIZE, s.blocks * BLOCK_SIZE
+            if node.kind == DIFF:
+                parts.append((COPY if s.kind == COPY else DIFF, old_off, new_off, new_len))
+                if s.kind != COPY:
+                    for o0, o1, n0, n1 in _windows(old_len, new_len):
+                        pieces.append((i, len(parts) - 1, o0, (old_path, s.src, new_path, s.dst, (o0, o1, n0, n1))))
+            old_off += old_len
+            new_off += new_len
+        node_parts[i] = parts
+    pieces.sort(key=lambda p: -(p[3][4][3] - p[3][4][2]))  # biggest first keeps both cores busy to the end
+    raw = parallel_map(_segment_job, [p[3] for p in pieces], jobs=jobs)
+    streams: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for (i, part, o0, job), result in zip(pieces, raw):
+        streams[i][part].append((job[4][2], o0, result))
+    for per_node in streams.values():
+        for part, piece_list in per_node.items():
+            per_node[part] = [(o0, result) for _, o0, result in sorted(piece_list, key=lambda item: item[0])]
+    order = sorted(node_parts, key=lambda i: -ordered[i].blocks)
+    node_jobs = [(new_path, ordered[i].dst, node_parts[i], dict(streams[i])) for i in order]
+    return dict(zip(order, parallel_map(_node_job, node_jobs, jobs=jobs)))
 
 
 def _copy_runs(copies: dict[int, int]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -259,118 +413,139 @@ def _copy_runs(copies: dict[int, int]) -> list[tuple[tuple[int, int], tuple[int,
 # ---- ordering ------------------------------------------------------------------------
 
 
-def _graph(ops: list[Operation], new_blocks: int) -> tuple[list[int], list[set[int]], list[set[int]]]:
-    """writer of each block, and edges reader → writer (the reader must run first)."""
+def _edges(nodes: list[_Node], new_blocks: int) -> list[set[int]]:
+    """reader → writers: the reader must run before every node that writes a block it reads."""
     writer = [-1] * new_blocks
-    for i, op in enumerate(ops):
-        for start, count in op.dst:
+    for i, node in enumerate(nodes):
+        for start, count in node.dst:
             writer[start:start + count] = [i] * count
-    succ: list[set[int]] = [set() for _ in ops]
-    pred: list[set[int]] = [set() for _ in ops]
-    for i, op in enumerate(ops):
-        for start, count in op.src:
+    succ: list[set[int]] = [set() for _ in nodes]
+    for i, node in enumerate(nodes):
+        for start, count in node.src:
             for w in set(writer[start:min(start + count, new_blocks)]):
                 if w != -1 and w != i:
                     succ[i].add(w)
-                    pred[w].add(i)
-    return writer, succ, pred
+    return succ
 
 
-def _topological(succ: list[set[int]], pred: list[set[int]]) -> tuple[list[int], list[bool]]:
-    indegree = [len(p) for p in pred]
-    ready = [i for i, d in enumerate(indegree) if d == 0]
-    heapq.heapify(ready)
+def _strongly_connected(succ: list[set[int]]) -> list[list[int]]:
+    """Tarjan's algorithm, iterative; components come out in reverse topological order."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    components: list[list[int]] = []
+    counter = 0
+    for root in range(len(succ)):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(succ[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(succ[child]))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(sorted(component))
+    return components
+
+
+_RANK = {COPY: 0, ZERO: 1, DIFF: 2, DATA: 3}
+
+
+def order_nodes(nodes: list[_Node], new_blocks: int) -> list[_Node]:
+    """A valid order: a node that reads block b runs before the one that writes b. Each cycle
+    (strongly connected component) is fused into one node, which reads before it writes."""
+    nodes = sorted(nodes, key=lambda n: (_RANK[n.kind], n.dst[0]))
+    succ = _edges(nodes, new_blocks)
+    components = _strongly_connected(succ)
+    fused: list[_Node] = []
+    member_of: dict[int, int] = {}
+    for c, component in enumerate(components):
+        segments = [s for i in component for s in nodes[i].segments]
+        fused.append(_Node(sorted(segments, key=lambda s: s.dst[0])))
+        for i in component:
+            member_of[i] = c
+    csucc: list[set[int]] = [set() for _ in fused]
+    for i, targets in enumerate(succ):
+        for w in targets:
+            if member_of[i] != member_of[w]:
+                csucc[member_of[i]].add(member_of[w])
+    return [fused[i] for i in _topological(fused, csucc)]
+
+
+def _topological(nodes: list[_Node], succ: list[set[int]]) -> list[int]:
+    """Kahn's algorithm that stays with one kind as long as it can, so neighbours can be fused."""
+    indegree = [0] * len(nodes)
+    for targets in succ:
+        for w in targets:
+            indegree[w] += 1
+    ready: dict[str, list[tuple]] = defaultdict(list)
+
+    def push(i: int) -> None:
+        heapq.heappush(ready[nodes[i].kind], (nodes[i].dst[0], i))
+
+    for i, d in enumerate(indegree):
+        if d == 0:
+            push(i)
     order: list[int] = []
-    done = [False] * len(succ)
-    while ready:
-        i = heapq.heappop(ready)
-        done[i] = True
+    current: str | None = None
+    while any(ready.values()):
+        if current is None or not ready.get(current):
+            current = min((k for k, heap in ready.items() if heap), key=lambda k: _RANK[k])
+        _, i = heapq.heappop(ready[current])
         order.append(i)
         for w in succ[i]:
             indegree[w] -= 1
             if indegree[w] == 0:
-                heapq.heappush(ready, w)
-    return order, done
+                push(w)
+    assert len(order) == len(nodes), "the component graph is acyclic"
+    return order
 
 
-def order_operations(ops: list[Operation], new_blocks: int) -> list[Operation]:
-    """A valid order: an operation that reads block b runs before the one that writes b.
-
-    A cycle is broken at one of its edges: when the reader is a SOURCE_COPY, only the blocks
-    it would read after they were overwritten become a REPLACE*; otherwise the cheapest
-    operation on the cycle becomes a REPLACE* and reads nothing. Operations are still
-    pending here (no data): a REPLACE_XZ without data is compressed later."""
-    ops = list(ops)
-    while True:
-        writer, succ, pred = _graph(ops, new_blocks)
-        order, done = _topological(succ, pred)
-        if len(order) == len(ops):
-            return [ops[i] for i in order]
-        cycle = _find_cycle(pred, done)
-        edges = [(cycle[k], cycle[k - 1]) for k in range(len(cycle))]  # (reader, writer): reader → writer
-        copies = [(r, w) for r, w in edges if ops[r].type == Op.SOURCE_COPY]
-        if copies:
-            reader, target = min(copies, key=lambda e: (_overlap(ops[e[0]], ops[e[1]]), e))
-            ops.extend(_split_copy(ops, reader, target))
+def _fuse_neighbours(nodes: list[_Node]) -> list[_Node]:
+    """Consecutive nodes of a kind fused: copies and diffs up to 64 MiB, new data up to 2 MiB (one
+    xz stream). Fusing neighbours keeps the order valid: the fused node reads everything
+    before it writes."""
+    fused: list[_Node] = []
+    for node in nodes:
+        last = fused[-1] if fused else None
+        if last is not None and last.blocks + node.blocks <= _limit(last, node):
+            last.segments.extend(node.segments)
         else:
-            victim = min(cycle, key=lambda i: (ops[i].dst_blocks, i))
-            ops[victim] = Operation(Op.REPLACE_XZ, ops[victim].dst)
+            fused.append(_Node(list(node.segments)))
+    return fused
 
 
-def _find_cycle(pred: list[set[int]], done: list[bool]) -> list[int]:
-    """Walk predecessors from a waiting operation until one repeats: [n0, n1, …] with n(k+1) → n(k)."""
-    node = next(i for i, d in enumerate(done) if not d)
-    seen: dict[int, int] = {}
-    path: list[int] = []
-    while node not in seen:
-        seen[node] = len(path)
-        path.append(node)
-        node = min(p for p in pred[node] if not done[p])
-    return path[seen[node]:]
-
-
-def _overlap(reader: Operation, writer: Operation) -> int:
-    written = set(_blocks_of(writer.dst))
-    return sum(1 for b in _blocks_of(reader.src) if b in written)
-
-
-def _split_copy(ops: list[Operation], reader: int, target: int) -> list[Operation]:
-    """Keep `reader` a SOURCE_COPY for the blocks `target` does not overwrite; the rest is replaced."""
-    op = ops[reader]
-    written = set(_blocks_of(ops[target].dst))
-    keep_src: list[int] = []
-    keep_dst: list[int] = []
-    moved_dst: list[int] = []
-    for s, d in zip(_blocks_of(op.src), _blocks_of(op.dst)):
-        if s in written:
-            moved_dst.append(d)
-        else:
-            keep_src.append(s)
-            keep_dst.append(d)
-    if not keep_dst:
-        ops[reader] = Operation(Op.REPLACE_XZ, op.dst)
-        return []
-    ops[reader] = Operation(Op.SOURCE_COPY, to_extents(keep_dst), to_extents(keep_src))
-    return [Operation(Op.REPLACE_XZ, to_extents(sorted(moved_dst)))]
-
-
-def _merge_neighbours(ops: list[Operation]) -> list[Operation]:
-    """Consecutive operations of one kind as one: copies up to 32 MiB, small diffs up to 1 MiB
-    (one patch header and one set of bzip2 streams), replacements up to 2 MiB. Merging
-    neighbours keeps the order valid: the merged operation reads everything before it writes."""
-    limits = {Op.SOURCE_COPY: MAX_COPY_BLOCKS, Op.ZERO: MAX_COPY_BLOCKS,
-              Op.SOURCE_BSDIFF: GROUP_BYTES // BLOCK_SIZE, Op.REPLACE_XZ: FULL_CHUNK_BLOCKS}
-    merged: list[Operation] = []
-    for op in ops:
-        last = merged[-1] if merged else None
-        limit = limits.get(op.type, 0)
-        if (last is not None and last.type == op.type and not op.data and not last.data
-                and last.dst_blocks + op.dst_blocks <= limit):
-            last.dst = _join(last.dst + op.dst)
-            last.src = _join(last.src + op.src)
-        else:
-            merged.append(Operation(op.type, list(op.dst), list(op.src), op.data, op.src_sha256))
-    return merged
+def _limit(a: _Node, b: _Node) -> int:
+    if a.kind != b.kind:
+        return 0  # a copy stays a SOURCE_COPY unless a cycle forced it into a patch
+    return FULL_CHUNK_BLOCKS if a.kind == DATA else FUSE_BLOCKS
 
 
 def _join(extents: Extents) -> Extents:
