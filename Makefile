@@ -38,6 +38,8 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	@test -e $(WORKSPACE)/base/sample-rom || \
 		$(BIN)/romforge sample-rom $(WORKSPACE)/base/sample-rom --seed 1
+	@test -e $(WORKSPACE)/keys/releasekey.pk8 || \
+		$(BIN)/romforge ota keygen $(WORKSPACE)/keys/releasekey
 	@for d in $(DEMO_DEVICES); do \
 		$(BIN)/romforge build $$d --version $(DEMO_VERSION) --date $(DEMO_DATE) --workspace $(WORKSPACE) || exit $$?; \
 	done
@@ -46,4 +48,4 @@ test: setup
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:
-	rm -rf $(VENV) $(WORKSPACE)/base $(WORKSPACE)/releases build *.egg-info
+	rm -rf $(VENV) $(WORKSPACE)/base $(WORKSPACE)/releases $(WORKSPACE)/keys build *.egg-info

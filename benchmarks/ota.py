@@ -6,7 +6,9 @@ the way a week changes it (`samplerom.mutate_week`: a few hundred files edited s
 some added, removed and moved, the large app rebuilt). Both versions become erofs images;
 then for every partition:
 
-    romforge      plan_delta + payload.bin + signed OTA zip (file-aware, both cores)
+    romforge      plan_delta + payload.bin + signed OTA zip (file-aware, both cores); the size
+                  compared is payload.bin (manifest and signatures included), the time covers
+                  the whole signed zip
     zstd          zstd --patch-from=OLD -19 --long=N NEW        (whole image)
     xdelta3       xdelta3 -9 -e -s OLD NEW                      (whole image)
     bsdiff4       bsdiff4.diff(OLD, NEW)                        (whole image, BSDIFF40)
@@ -48,7 +50,7 @@ def tree_bytes(root: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=22_000)
+    parser.add_argument("--files", type=int, default=23_000)
     parser.add_argument("--app-mb", type=int, default=48)
     parser.add_argument("--skip-bsdiff", action="store_true", help="skip the slow whole-image bsdiff4 baseline")
     args = parser.parse_args()
@@ -87,7 +89,8 @@ def main() -> int:
             work / "ours" / "ota.zip", key, images["new"], build_state(trees["new"], partitions),
             old_images=images["old"], old_state=build_state(trees["old"], partitions), groups=groups,
             snapshot=snapshot, workdir=work / "ours"))
-        results = {"romforge (OTA zip)": (ours.size, our_time)}
+        results = {"romforge payload.bin": (ours.payload.size, our_time),
+                   "romforge signed OTA zip": (ours.size, our_time)}
 
         def whole_image(label: str, run) -> None:
             total_size = 0
@@ -121,14 +124,15 @@ def main() -> int:
     baselines = {k: v for k, v in results.items() if not k.startswith("romforge")}
     best_label, (best_size, _) = min(baselines.items(), key=lambda kv: kv[1][0])
     print()
-    print(f"{'method':<32} {'size':>12} {'time':>9} {'size vs romforge':>17}")
+    print(f"{'method':<32} {'size':>12} {'time':>9} {'size vs payload.bin':>20}")
     for label, (size_bytes, seconds) in results.items():
-        ratio = size_bytes / ours.size
-        print(f"{label:<32} {size_bytes / 1e6:>10.3f} MB {seconds:>8.1f}s {ratio:>16.2f}x")
+        ratio = size_bytes / ours.payload.size
+        print(f"{label:<32} {size_bytes / 1e6:>10.3f} MB {seconds:>8.1f}s {ratio:>19.2f}x")
     print()
-    size_ratio = ours.size / best_size
-    print(f"size: romforge / best baseline ({best_label}) = {size_ratio:.2f}  (target <= 0.90)"
+    size_ratio = ours.payload.size / best_size
+    print(f"size: romforge payload.bin / best baseline ({best_label}) = {size_ratio:.3f}  (target <= 0.90)"
           f"  {'OK' if size_ratio <= 0.9 else 'MISSED'}")
+    print(f"      (the whole signed OTA zip, with metadata and signatures: {ours.size / best_size:.3f})")
     if "bsdiff4 (whole image)" in results:
         time_ratio = our_time / results["bsdiff4 (whole image)"][1]
         print(f"time: romforge / whole-image bsdiff4 = {time_ratio:.2f}  (target <= 0.50)"

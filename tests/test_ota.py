@@ -122,6 +122,11 @@ def test_payload_follows_the_checker_rules(ota_env: dict, kind: str) -> None:
         assert set(written) == {1}  # every block written exactly once
     assert m[4] == offset  # signatures_offset equals the data length
     assert len(payload.data) == payload.data_start + m[4] + m[5]  # the file ends after the signature
+    dynamic = wire_fields([v for n, _, v in payload.manifest_fields if n == 15][0])  # dynamic_partition_metadata
+    group = wire_fields([v for n, _, v in dynamic if n == 1][0])
+    assert [v for n, _, v in group if n == 1] == [b"qti_dynamic_partitions"]
+    assert {v.decode() for n, _, v in group if n == 3} == {p.name for p in payload.partitions}
+    assert [v for n, _, v in dynamic if n == 2] == [1]  # snapshot_enabled: the sample ROM is virtual A/B
     sigs = wire_fields(payload.data[payload.data_start + m[4]:])
     sig = wire_fields(sigs[0][2])
     assert len([v for n, _, v in sig if n == 2][0]) == 256  # RSA-2048

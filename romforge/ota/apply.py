@@ -28,6 +28,7 @@ from romforge.ota.payload import (BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, SUPP
 
 FULL_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ}
 DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.ZERO}
+MAX_PARTITION_BYTES = 64 << 30  # larger claims are refused before anything is sized from them
 COMPRESSED = {Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
 DIFFS = {Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
 
@@ -87,6 +88,10 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
     offset = 0
     for part in m.partitions:
         name = part.partition_name
+        for info in (part.new_partition_info, part.old_partition_info):
+            if info.size > MAX_PARTITION_BYTES:
+                raise _fail(pkg, f"{name}: claims a {info.size}-byte partition, over the "
+                                 f"{MAX_PARTITION_BYTES >> 30} GiB romforge accepts")
         new_blocks = part.new_partition_info.size // BLOCK_SIZE
         if part.new_partition_info.size % BLOCK_SIZE or len(part.new_partition_info.hash) != 32:
             raise _fail(pkg, f"{name}: new_partition_info needs a block-aligned size and a SHA-256 hash")
@@ -315,11 +320,8 @@ def operation_output(op, blob: bytes, source) -> bytes:
 
 
 def _sha256_path(path: Path) -> bytes:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.digest()
+        return hashlib.file_digest(f, "sha256").digest()
 
 
 def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, public=None) -> OtaReport:

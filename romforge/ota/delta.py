@@ -157,42 +157,85 @@ def _encode_control(entries: list[list[int]]) -> bytes:
     return b"".join(int64(x) + int64(y) + int64(z) for x, y, z in entries)
 
 
-def compose_patch(new: bytes, parts: list[tuple[str, int, int, int]],
-                  streams: dict[int, list[tuple[int, tuple[bytes, bytes, bytes]]]]) -> tuple[bytes, bytes, bytes]:
-    """bsdiff control/diff/extra streams for a fused operation.
+@dataclass
+class _Piece:
+    """A stretch of a fused operation's output: a copy of old bytes, or a window of a bsdiff patch. Old positions are local to the segment's own
+    source blocks; `block_map` takes a local old block to its place in the operation's source."""
 
-    `parts` are (kind, old offset, new offset, new length) in the fused operation's
-    concatenated source and destination; a copy becomes one control entry (its diff bytes
-    are zero); a diff's pieces (`streams[index]`: old offset within the part, raw streams)
-    are spliced in, each after moving the old pointer to where its source starts."""
-    control: list[list[int]] = []
-    diffs: list[bytes] = []
-    extras: list[bytes] = []
-    oldpos = 0
+    dst_start: int
+    dst_blocks: list[int]
+    block_map: list[int]
+    local_old: int
+    length: int = 0  # copies: bytes to copy
+    entries: list[list[int]] | None = None  # diffs: control entries (add, extra, seek)
+    diff: bytes = b""
+    extra: bytes = b""
 
-    def seek(to: int) -> None:
-        nonlocal oldpos
-        if control:
-            control[-1][2] += to - oldpos
+
+class _Composer:
+    """Builds one bsdiff control/diff/extra triple over the operation's whole source, moving the
+    old pointer explicitly before every run that reads old bytes."""
+
+    def __init__(self) -> None:
+        self.entries: list[list[int]] = []
+        self.diffs: list[bytes] = []
+        self.extras: list[bytes] = []
+        self.oldpos = 0
+
+    def _entry(self, x: int, y: int) -> None:
+        last = self.entries[-1] if self.entries else None
+        if last is not None and last[2] == 0 and (last[1] == 0 or x == 0):
+            last[0] += x
+            last[1] += y
         else:
-            control.append([0, 0, to])
-        oldpos = to
+            self.entries.append([x, y, 0])
 
-    for index, (kind, old_off, new_off, new_len) in enumerate(parts):
-        if kind == COPY:
-            seek(old_off)
-            control.append([new_len, 0, 0])
-            diffs.append(bytes(new_len))
-            oldpos += new_len
-            continue
-        for piece_old, (ctrl, diff, extra) in streams[index]:
-            seek(old_off + piece_old)
-            for x, y, z in _decode_control(ctrl):
-                control.append([x, y, z])
-                oldpos += x + z
-            diffs.append(diff)
-            extras.append(extra)
-    return _encode_control(control), b"".join(diffs), b"".join(extras)
+    def seek(self, to: int) -> None:
+        if to != self.oldpos:
+            if not self.entries:
+                self.entries.append([0, 0, 0])
+            self.entries[-1][2] += to - self.oldpos
+            self.oldpos = to
+
+    def add(self, block_map: list[int], local: int, diff: bytes) -> None:
+        """len(diff) bytes added to old bytes starting at local offset `local`."""
+        pos, n = 0, len(diff)
+        while pos < n:
+            q = local + pos
+            block, offset = divmod(q, BLOCK_SIZE)
+            run = BLOCK_SIZE - offset
+            k = block
+            while pos + run < n and k + 1 < len(block_map) and block_map[k + 1] == block_map[k] + 1:
+                k += 1
+                run += BLOCK_SIZE
+            run = min(run, n - pos)
+            self.seek(block_map[block] * BLOCK_SIZE + offset)
+            self._entry(run, 0)
+            self.diffs.append(diff[pos:pos + run])
+            self.oldpos += run
+            pos += run
+
+    def literal(self, data: bytes) -> None:
+        if data:
+            self._entry(0, len(data))
+            self.extras.append(data)
+
+    def piece(self, p: _Piece) -> None:
+        if p.entries is None:
+            self.add(p.block_map, p.local_old, bytes(p.length))
+            return
+        local = p.local_old
+        dpos = epos = 0
+        for x, y, z in p.entries:
+            if x:
+                self.add(p.block_map, local, p.diff[dpos:dpos + x])
+            self.literal(p.extra[epos:epos + y])
+            local += x + z
+            dpos += x
+            epos += y
+
+    def streams(self) -> tuple[bytes, bytes, bytes]:
+        return _encode_control(self.entries), b"".join(self.diffs), b"".join(self.extras)
 
 
 WINDOW_BYTES = 8 << 20  # a changed file larger than this is diffed in windows, on every core
@@ -205,7 +248,59 @@ def _segment_job(job: tuple) -> tuple[bytes, bytes, bytes]:
 
     old_path, src, new_path, dst, (o0, o1, n0, n1) = job
     old, new = _read(old_path, src), _read(new_path, dst)
-    return bsdiff4.core.diff(old[o0:o1], new[n0:n1])
+    piece = new[n0:n1]
+    ctrl, diff, extra = bsdiff4.core.diff(old[o0:o1], piece)
+    return literalize(ctrl, diff, extra, piece)
+
+
+LITERAL_CHUNK = 128
+LITERAL_MAX_ZEROS = 0.5
+
+
+def literalize(ctrl: bytes, diff: bytes, extra: bytes, new: bytes) -> tuple[bytes, bytes, bytes]:
+    """Move stretches where bsdiff's approximate match is no match at all (most diff bytes
+    non-zero: new bytes minus unrelated old ones) from the diff stream to the extra stream.
+
+    The literal new bytes keep their own structure, which compresses; their difference from
+    unrelated old bytes is noise, which does not. Each such stretch becomes a control entry
+    that adds nothing, copies the bytes from the extra stream and moves the old pointer past
+    the old bytes it skipped."""
+    entries: list[list[int]] = []
+    diffs: list[bytes] = []
+    extras: list[bytes] = []
+    newpos = dpos = epos = 0
+
+    def emit(x: int, y: int, z: int) -> None:
+        if entries and entries[-1][1] == 0 and entries[-1][2] == 0:
+            entries[-1] = [entries[-1][0] + x, y, z]
+        elif entries and x == 0 and entries[-1][2] == 0:
+            entries[-1] = [entries[-1][0], entries[-1][1] + y, z]
+        else:
+            entries.append([x, y, z])
+
+    for x, y, z in _decode_control(ctrl):
+        added = diff[dpos:dpos + x]
+        runs: list[list] = []
+        for off in range(0, x, LITERAL_CHUNK):
+            chunk = added[off:off + LITERAL_CHUNK]
+            literal = len(chunk) >= 64 and chunk.count(0) < LITERAL_MAX_ZEROS * len(chunk)
+            if runs and runs[-1][0] == literal:
+                runs[-1][2] = off + len(chunk)
+            else:
+                runs.append([literal, off, off + len(chunk)])
+        for literal, a, b in runs:
+            if literal:
+                emit(0, b - a, b - a)
+                extras.append(new[newpos + a:newpos + b])
+            else:
+                emit(b - a, 0, 0)
+                diffs.append(added[a:b])
+        emit(0, y, z)
+        extras.append(extra[epos:epos + y])
+        newpos += x + y
+        dpos += x
+        epos += y
+    return _encode_control(entries), b"".join(diffs), b"".join(extras)
 
 
 def _windows(old_len: int, new_len: int) -> list[tuple[int, int, int, int]]:
@@ -224,12 +319,15 @@ def _windows(old_len: int, new_len: int) -> list[tuple[int, int, int, int]]:
 
 def _node_job(job: tuple) -> tuple[int, bytes]:
     """One operation's data: a composed BSDF2 patch, or the best REPLACE when that is smaller."""
-    new_path, dst, parts, streams = job
+    new_path, dst, pieces, all_diff = job
     new = _read(new_path, dst)
-    if not parts:
+    if pieces is None:
         return best_replace(new, try_bz2=False)
-    patch = bsdf2_from_streams(compose_patch(new, parts, streams), len(new))
-    if all(kind == DIFF for kind, *_ in parts) and len(new) <= 4 << 20:
+    composer = _Composer()
+    for piece in pieces:
+        composer.piece(piece)
+    patch = bsdf2_from_streams(composer.streams(), len(new))
+    if all_diff and len(new) <= 4 << 20:
         kind, data = best_replace(new, try_bz2=False)
         if len(data) <= len(patch):
             return kind, data
@@ -344,7 +442,7 @@ def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
         nodes += [_Node([_Segment(DATA, e)]) for e in fresh]
         nodes += [_Node([_Segment(COPY, [d], [s])]) for d, s in _copy_runs(copies)]
         nodes += [_Node([_Segment(ZERO, [e])]) for e in to_extents(zeros)]
-        ordered = _fuse_neighbours(order_nodes(nodes, new.blocks))
+        ordered = _fuse_neighbours(order_nodes(_absorb_small_copies(nodes), new.blocks))
         results = _compute(ordered, str(old.path), str(new.path), jobs)
         if advance:
             advance(len(results))
@@ -355,8 +453,8 @@ def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
             elif node.kind == ZERO:
                 op = Operation(Op.ZERO, _join(node.dst))
             else:
-                kind, data = results[i]
-                op = Operation(kind, _join(node.dst), _join(node.src) if kind == Op.BROTLI_BSDIFF else [], data)
+                dst, src, kind, data = results[i]
+                op = Operation(kind, dst, src, data)
             if op.src:
                 op.src_sha256 = hashlib.sha256(old.read(op.src)).digest()
             operations.append(op)
@@ -366,37 +464,64 @@ def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
         new.close()
 
 
-def _compute(ordered: list[_Node], old_path: str, new_path: str, jobs: int | None) -> dict[int, tuple[int, bytes]]:
-    """Data of every DIFF/DATA node: first every diff piece (biggest first, on every core), then
-    each node's patch composed and compressed (again on every core)."""
-    pieces = []  # (node, part, piece old offset, job)
-    node_parts: dict[int, list[tuple[str, int, int, int]]] = {}
+def _compute(ordered: list[_Node], old_path: str, new_path: str,
+             jobs: int | None) -> dict[int, tuple[Extents, Extents, int, bytes]]:
+    """(dst, src, kind, data) of every DIFF/DATA node: first every diff window (biggest first, on
+    every core), then each node's patch composed over its source blocks in image order and its
+    output in image order (few extents in the manifest), compressed, again on every core."""
+    windows = []  # (node, segment, (o0, o1, n0, n1), job)
     for i, node in enumerate(ordered):
-        if node.kind not in (DIFF, DATA):
+        if node.kind != DIFF:
             continue
-        parts = []
-        old_off = new_off = 0
-        for s in node.segments:
-            old_len, new_len = sum(n for _, n in s.src) * BLOCK_SIZE, s.blocks * BLOCK_SIZE
-            if node.kind == DIFF:
-                parts.append((COPY if s.kind == COPY else DIFF, old_off, new_off, new_len))
-                if s.kind != COPY:
-                    for o0, o1, n0, n1 in _windows(old_len, new_len):
-                        pieces.append((i, len(parts) - 1, o0, (old_path, s.src, new_path, s.dst, (o0, o1, n0, n1))))
-            old_off += old_len
-            new_off += new_len
-        node_parts[i] = parts
-    pieces.sort(key=lambda p: -(p[3][4][3] - p[3][4][2]))  # biggest first keeps both cores busy to the end
-    raw = parallel_map(_segment_job, [p[3] for p in pieces], jobs=jobs)
-    streams: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    for (i, part, o0, job), result in zip(pieces, raw):
-        streams[i][part].append((job[4][2], o0, result))
-    for per_node in streams.values():
-        for part, piece_list in per_node.items():
-            per_node[part] = [(o0, result) for _, o0, result in sorted(piece_list, key=lambda item: item[0])]
-    order = sorted(node_parts, key=lambda i: -ordered[i].blocks)
-    node_jobs = [(new_path, ordered[i].dst, node_parts[i], dict(streams[i])) for i in order]
-    return dict(zip(order, parallel_map(_node_job, node_jobs, jobs=jobs)))
+        for k, seg in enumerate(node.segments):
+            if seg.kind == COPY:
+                continue
+            old_len, new_len = sum(n for _, n in seg.src) * BLOCK_SIZE, seg.blocks * BLOCK_SIZE
+            for w in _windows(old_len, new_len):
+                windows.append((i, k, w, (old_path, seg.src, new_path, seg.dst, w)))
+    windows.sort(key=lambda item: -(item[2][3] - item[2][2]))  # biggest first keeps both cores busy
+    raw = parallel_map(_segment_job, [w[3] for w in windows], jobs=jobs)
+    by_segment: dict[tuple[int, int], list] = defaultdict(list)
+    for (i, k, w, _), streams in zip(windows, raw):
+        by_segment[(i, k)].append((w, streams))
+    layouts: dict[int, tuple[Extents, Extents, list[_Piece] | None, bool]] = {}
+    for i, node in enumerate(ordered):
+        if node.kind == DATA:
+            layouts[i] = (_join(node.dst), [], None, False)
+        elif node.kind == DIFF:
+            layouts[i] = _layout(i, node, by_segment)
+    order = sorted(layouts, key=lambda i: -ordered[i].blocks)
+    results = parallel_map(_node_job, [(new_path, layouts[i][0], layouts[i][2], layouts[i][3]) for i in order],
+                           jobs=jobs)
+    return {i: (layouts[i][0], layouts[i][1] if kind == Op.BROTLI_BSDIFF else [], kind, data)
+            for i, (kind, data) in zip(order, results)}
+
+
+def _layout(i: int, node: _Node, by_segment: dict) -> tuple[Extents, Extents, list[_Piece], bool]:
+    """A fused node's source (the union of what its segments read, in image order: few extents in
+    the manifest), its output and the pieces that fill it: copy runs and diff windows, in image
+    order of where they land (a diff's own scattered blocks stay together: cutting them would
+    cost more control bytes than the extents it saves)."""
+    union = sorted({b for e in node.src for b in _blocks_of([e])})
+    where = {b: k for k, b in enumerate(union)}
+    pieces: list[_Piece] = []
+    for k, seg in enumerate(node.segments):
+        block_map = [where[b] for b in _blocks_of(seg.src)]
+        dst_blocks = _blocks_of(seg.dst)
+        if seg.kind == COPY:
+            offset = 0
+            for start, count in to_extents(dst_blocks):
+                blocks = dst_blocks[offset // BLOCK_SIZE:offset // BLOCK_SIZE + count]
+                pieces.append(_Piece(start, blocks, block_map, offset, length=count * BLOCK_SIZE))
+                offset += count * BLOCK_SIZE
+            continue
+        for (o0, _o1, n0, n1), (ctrl, diff, extra) in by_segment[(i, k)]:
+            blocks = dst_blocks[n0 // BLOCK_SIZE:n1 // BLOCK_SIZE]
+            pieces.append(_Piece(blocks[0], blocks, block_map, o0, entries=_decode_control(ctrl), diff=diff,
+                                 extra=extra))
+    pieces.sort(key=lambda p: p.dst_start)
+    dst = _join([(b, 1) for p in pieces for b in p.dst_blocks])
+    return dst, to_extents(union), pieces, all(seg.kind != COPY for seg in node.segments)
 
 
 def _copy_runs(copies: dict[int, int]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -526,6 +651,32 @@ def _topological(nodes: list[_Node], succ: list[set[int]]) -> list[int]:
                 push(w)
     assert len(order) == len(nodes), "the component graph is acyclic"
     return order
+
+
+SMALL_COPY_BLOCKS = 512
+
+
+def _absorb_small_copies(nodes: list[_Node]) -> list[_Node]:
+    """A short copy between changed files joins the diff next to it in the image (one control
+    entry in the patch instead of an operation with its own extents, hashes and offsets);
+    long unchanged stretches stay SOURCE_COPY. Merging before ordering is always safe: the
+    ordering fuses whatever cycles the merged node joins."""
+    by_position = sorted(nodes, key=lambda n: n.dst[0])
+    result: list[_Node] = []
+    for node in by_position:
+        last = result[-1] if result else None
+        if last is not None and {last.kind, node.kind} == {COPY, DIFF} and \
+                (last.blocks if last.kind == COPY else node.blocks) <= SMALL_COPY_BLOCKS and \
+                _adjacent(last, node):
+            last.segments.extend(node.segments)
+        else:
+            result.append(_Node(list(node.segments)))
+    return result
+
+
+def _adjacent(a: _Node, b: _Node) -> bool:
+    end = max(start + count for start, count in a.dst)
+    return min(start for start, _ in b.dst) == end
 
 
 def _fuse_neighbours(nodes: list[_Node]) -> list[_Node]:

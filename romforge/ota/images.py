@@ -73,11 +73,8 @@ def capability_xattr(capabilities: int) -> bytes:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _stage_partition(tree: RomTree, partition: str, root: Path) -> list[list]:

@@ -1,0 +1,129 @@
+"""The OTA side of `romforge build`, keys, the committed protobuf modules and bad input to `romforge ota`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, files_under
+from romforge.build import BuildRequest, build
+from romforge.ota.keys import TEST_KEY_CN, generate_test_key
+from romforge.workspace import load_workspace
+
+DATE = "2026-11-27"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_release_has_images_and_a_full_ota_that_verifies_and_applies(run, workspace: Path, tmp_path: Path) -> None:
+    result = build(load_workspace(workspace), BuildRequest("alioth", "1.0", DATE))
+    release = result.release
+    info = json.loads((release / "build-info.json").read_text())
+    images = sorted(p.name for p in (release / "images").iterdir())
+    assert images == ["odm.img", "product.img", "system.img", "system_ext.img", "vendor.img"]
+    with zipfile.ZipFile(release / "target-files.zip") as zf:
+        for name in images:
+            data = (release / "images" / name).read_bytes()
+            assert zf.read(f"IMAGES/{name}") == data
+            assert info["outputs"][f"images/{name}"] == {"fs": "erofs", "size": len(data), "sha256": _sha(data)}
+    ota = (release / "ota-full.zip").read_bytes()
+    assert info["outputs"]["ota-full.zip"]["sha256"] == _sha(ota)
+    verified = run("ota", "verify", release / "ota-full.zip", "--key", workspace / "keys/releasekey.x509.pem")
+    assert verified.exit_code == 0, verified.output
+    applied = run("ota", "apply", release / "ota-full.zip", "--out", tmp_path / "applied")
+    assert applied.exit_code == 0, applied.output
+    for name in images:
+        assert (tmp_path / "applied" / name).read_bytes() == (release / "images" / name).read_bytes()
+    metadata = dict(line.split("=", 1) for line in zipfile.ZipFile(release / "ota-full.zip")
+                    .read("META-INF/com/android/metadata").decode().splitlines())
+    assert metadata["post-build"] == "Xiaomi/alioth/alioth:14/UQ1A.240205.004/1.0:user/release-keys"
+    assert metadata["pre-device"] == "alioth" and metadata["post-timestamp"] == "1795737600"
+
+
+def test_release_images_and_ota_are_reproducible(workspace: Path, tmp_path: Path) -> None:
+    ws = load_workspace(workspace)
+    a = build(ws, BuildRequest("cepheus", "2.0", DATE, out=tmp_path / "a"))
+    b = build(ws, BuildRequest("cepheus", "2.0", DATE, out=tmp_path / "b"))
+    for name in ["ota-full.zip"] + [f"images/{p.name}" for p in (a.release / "images").iterdir()]:
+        assert (a.release / name).read_bytes() == (b.release / name).read_bytes(), name
+
+
+def test_non_ab_device_gets_images_with_its_filesystems_but_no_payload_ota(workspace: Path) -> None:
+    result = build(load_workspace(workspace), BuildRequest("rosy", "1.0", DATE))
+    assert not (result.release / "ota-full.zip").exists()
+    assert result.build_info["outputs"]["images/odm.img"]["fs"] == "ext4"
+    check = subprocess.run(["e2fsck", "-fn", str(result.release / "images/odm.img")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    assert subprocess.run(["fsck.erofs", str(result.release / "images/system.img")]).returncode == 0
+
+
+def test_missing_signing_key_stops_the_build_before_writing(run, workspace: Path) -> None:
+    for key in (workspace / "keys").iterdir():
+        key.unlink()
+    result = run("build", "cepheus", "--version", "1", "--date", DATE, cwd=workspace)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("romforge: error:")]
+    assert len(errors) == 1 and "keys/releasekey.pk8: OTA signing key not found" in errors[0]
+    assert "romforge ota keygen" in result.output
+    assert files_under(workspace / "releases") == []
+
+
+def test_keygen_makes_a_named_test_key_and_never_overwrites(run, tmp_path: Path) -> None:
+    result = run("ota", "keygen", tmp_path / "keys/dev")
+    assert result.exit_code == 0 and "TEST key" in result.output
+    subject = subprocess.run(["openssl", "x509", "-in", str(tmp_path / "keys/dev.x509.pem"), "-noout", "-subject"],
+                             capture_output=True, text=True, check=True).stdout
+    assert TEST_KEY_CN in subject
+    modulus = subprocess.run(["openssl", "rsa", "-inform", "DER", "-in", str(tmp_path / "keys/dev.pk8"), "-noout",
+                              "-text"], capture_output=True, text=True, check=True).stdout
+    assert "Private-Key: (2048 bit" in modulus
+    before = (tmp_path / "keys/dev.pk8").read_bytes()
+    again = run("ota", "keygen", tmp_path / "keys/dev")
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert (tmp_path / "keys/dev.pk8").read_bytes() == before
+
+
+def test_committed_protobuf_modules_match_protoc(tmp_path: Path) -> None:
+    proto = REPO / "romforge/ota/proto"
+    for name in ("update_metadata", "ota_metadata"):
+        subprocess.run(["protoc", f"--proto_path={proto}", f"--python_out={tmp_path}", str(proto / f"{name}.proto")],
+                       check=True)
+        assert (tmp_path / f"{name}_pb2.py").read_text() == (proto / f"{name}_pb2.py").read_text(), name
+
+
+@pytest.mark.parametrize("args,words", [
+    (["apply", "{tmp}/nothing.zip", "--out", "{tmp}/out"], "OTA package not found"),
+    (["apply", "{tmp}/junk.zip", "--out", "{tmp}/out"], "not a readable zip"),
+    (["info", "{tmp}/plain.zip"], "not an A/B OTA package: payload.bin is missing"),
+    (["verify", "{tmp}/plain.zip", "--key", "{tmp}/nokey.pem"], "cannot read the key"),
+    (["diff", "{tmp}/a", "{tmp}/b", "-o", "{tmp}/o.zip", "--key", "{tmp}/nokey"], "OTA signing key not found"),
+    (["diff", "{tmp}/a", "{tmp}/b", "-o", "{tmp}/o.zip"], "no signing key given"),
+])
+def test_bad_input_to_ota_commands(run, tmp_path: Path, args: list[str], words: str) -> None:
+    (tmp_path / "junk.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
+    with zipfile.ZipFile(tmp_path / "plain.zip", "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    result = run("ota", *[a.format(tmp=tmp_path) for a in args], cwd=tmp_path)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("romforge: error:")]
+    assert len(errors) == 1 and words in errors[0], result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o.zip").exists()
+
+
+def test_diff_refuses_builds_of_different_devices(run, sample_rom: Path, tmp_path: Path) -> None:
+    from romforge.samplerom import SampleSpec, generate
+
+    other = generate(tmp_path / "other", spec=SampleSpec(device="other_device"), files=60, seed=2)
+    generate_test_key(tmp_path / "k")
+    result = run("ota", "diff", sample_rom, other, "-o", tmp_path / "o.zip", "--key", tmp_path / "k")
+    assert result.exit_code == 1
+    assert "old build is for 'generic_arm64', new build for 'other_device'" in result.output
+    assert not (tmp_path / "o.zip").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial files left
