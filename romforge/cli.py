@@ -163,6 +163,15 @@ def build(device: str, version: str, date: str | None, base: Path | None, out: P
     verb = "already built (same inputs)" if result.reused else "built"
     click.echo(f"{result.device} {result.version}: {verb}")
     click.echo(f"  {_shown(result.target_files)}  {tf['size'] / 1e6:.1f} MB  sha256 {tf['sha256'][:16]}…")
+    outputs = result.build_info["outputs"]
+    images = sorted(name for name in outputs if name.startswith("images/"))
+    if images:
+        total = sum(outputs[name]["size"] for name in images)
+        click.echo(f"  {_shown(result.release / 'images')}/  {len(images)} images, {total / 1e6:.1f} MB")
+    if "ota-full.zip" in outputs:
+        ota = outputs["ota-full.zip"]
+        click.echo(f"  {_shown(result.release / 'ota-full.zip')}  {ota['size'] / 1e6:.1f} MB  "
+                   f"sha256 {ota['sha256'][:16]}…")
 
 
 # ---- ota ----------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import mmap
-import os
 import posixpath
 from collections import defaultdict
 from dataclasses import dataclass, field

@@ -39,8 +39,6 @@ FULL_CHUNK_BLOCKS = 512  # 2 MiB per REPLACE* operation, like delta_generator's 
 MAX_MANIFEST = 256 << 20
 Op = um.InstallOperation
 OP_NAMES = {v: k for k, v in Op.Type.items()}
-DATA_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
-SOURCE_OPS = {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
 Extents = list[tuple[int, int]]
 
 
@@ -114,13 +112,6 @@ def _int64(value: int) -> bytes:
 def _uint64(data: bytes) -> int:
     raw = int.from_bytes(data, "little")
     return -(raw & ((1 << 63) - 1)) if raw >> 63 else raw
-
-
-def bsdf2_diff(old: bytes, new: bytes) -> bytes:
-    """A BSDF2 patch from `old` to `new`."""
-    import bsdiff4.core
-
-    return bsdf2_from_streams(bsdiff4.core.diff(old, new), len(new))
 
 
 def bsdf2_from_streams(streams: tuple[bytes, bytes, bytes], new_size: int) -> bytes:
