@@ -8,7 +8,9 @@ else an old file of the same kind and size as a diff base — and
 - unchanged or moved files become SOURCE_COPY,
 - changed files are diffed against their old version (bsdiff, written as BSDF2 with each
   stream in bzip2 or brotli, whichever is smaller: a BROTLI_BSDIFF operation), or
-  REPLACE_XZ when that is smaller,
+  REPLACE_XZ when that is smaller; where bsdiff's approximate match is no match (mostly
+  non-zero diff bytes) the new bytes go to the literal stream, which compresses,
+- short unchanged stretches between changed files join the diff next to them,
 - the remaining blocks (superblock, inodes) are matched block by block against the whole
   old image, zero blocks become ZERO, and what is left is diffed against the old
   image's non-file blocks.
@@ -19,7 +21,10 @@ into one operation, which reads all its sources before writing: its patch is com
 the per-file patches plus copy entries, so fusing costs a few control bytes, not a diff
 of the whole region. The strongly connected components of the read/write graph, in
 topological order, give a valid order; neighbours are then fused the same way, up to 64 MiB,
-so small diffs share patch headers and compression context. Diffing runs on every core.
+so small diffs share patch headers and compression context. A fused operation reads the
+union of its sources in image order (its patch moves the old pointer accordingly), which
+keeps its extents in the manifest few. Diffing runs on every core; files over 8 MiB are
+diffed in windows.
 """
 
 from __future__ import annotations
