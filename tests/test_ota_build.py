@@ -127,3 +127,22 @@ def test_diff_refuses_builds_of_different_devices(run, sample_rom: Path, tmp_pat
     assert "old build is for 'generic_arm64', new build for 'other_device'" in result.output
     assert not (tmp_path / "o.zip").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial files left
+
+
+def test_incremental_between_two_released_target_files_zips(run, workspace: Path, tmp_path: Path) -> None:
+    """The weekly train's path: `ota diff` of two releases' target-files.zip (images taken from IMAGES/)."""
+    ws = load_workspace(workspace)
+    week1 = build(ws, BuildRequest("cepheus", "2026.48.1", "2026-11-27"))
+    week2 = build(ws, BuildRequest("cepheus", "2026.49.1", "2026-12-04"))
+    out = tmp_path / "ota-from-2026.48.1.zip"
+    result = run("ota", "diff", week1.target_files, week2.target_files, "-o", out, "--key", workspace / "keys/releasekey")
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size * 10 < (week2.release / "ota-full.zip").stat().st_size
+    applied = run("ota", "apply", out, "--source", week1.release / "images", "--out", tmp_path / "applied",
+                  "--key", workspace / "keys/releasekey.x509.pem")
+    assert applied.exit_code == 0, applied.output
+    for image in (week2.release / "images").iterdir():
+        assert (tmp_path / "applied" / image.name).read_bytes() == image.read_bytes(), image.name
+    metadata = dict(line.split("=", 1) for line in zipfile.ZipFile(out).read("META-INF/com/android/metadata")
+                    .decode().splitlines())
+    assert metadata["pre-build-incremental"] == "2026.48.1" and metadata["post-build-incremental"] == "2026.49.1"
