@@ -146,3 +146,25 @@ def test_incremental_between_two_released_target_files_zips(run, workspace: Path
     metadata = dict(line.split("=", 1) for line in zipfile.ZipFile(out).read("META-INF/com/android/metadata")
                     .decode().splitlines())
     assert metadata["pre-build-incremental"] == "2026.48.1" and metadata["post-build-incremental"] == "2026.49.1"
+
+
+def test_a_payload_naming_a_partition_outside_the_output_is_refused(run, tmp_path: Path) -> None:
+    """A well-formed, consistently hashed payload whose partition name climbs out of --out."""
+    from romforge.ota.keys import load_signing_key
+    from romforge.ota.package import BuildState, OtaMetadata, write_ota_package
+    from romforge.ota.payload import PartitionPlan, full_operations, write_payload
+
+    generate_test_key(tmp_path / "k")
+    key = load_signing_key(tmp_path / "k")
+    image = tmp_path / "img"
+    image.write_bytes(bytes(range(256)) * 32)
+    plan = PartitionPlan("../escaped", 8192, hashlib.sha256(image.read_bytes()).digest(), full_operations(image))
+    info = write_payload(tmp_path / "payload.bin", [plan], key, minor_version=0)
+    (tmp_path / "w").mkdir()
+    write_ota_package(tmp_path / "evil.zip", tmp_path / "payload.bin", info.properties(),
+                      info.metadata_size + info.metadata_signature_size,
+                      OtaMetadata(BuildState("dev", "fp", "1", 1)), key, workdir=tmp_path / "w")
+    result = run("ota", "apply", tmp_path / "evil.zip", "--out", tmp_path / "out" / "inner")
+    assert result.exit_code == 1
+    assert "is not a plain partition name" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escaped.img").exists()

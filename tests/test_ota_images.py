@@ -104,3 +104,45 @@ def test_building_images_leaves_the_base_rom_untouched(sample_rom: Path, tmp_pat
     before = tree_snapshot(sample_rom)
     build_images(RomTree.open(sample_rom), {"vendor": "erofs"}, tmp_path / "img", workdir=tmp_path / "w")
     assert tree_snapshot(sample_rom) == before
+
+
+def test_a_file_below_a_symlink_is_refused_not_followed(tmp_path: Path) -> None:
+    """A hostile target-files zip with SYSTEM/evil -> /tmp-like dir and SYSTEM/evil/x must not write through."""
+    import zipfile
+
+    from romforge.errors import InputError
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("SYSTEM/build.prop", "ro.build.id=x\n")
+        link = zipfile.ZipInfo("SYSTEM/evil")
+        link.create_system = 3
+        link.external_attr = 0o120777 << 16
+        zf.writestr(link, str(victim))
+        zf.writestr("SYSTEM/evil/planted", "gotcha")
+    tree = RomTree.open(bad)
+    with pytest.raises(InputError, match="below something that is not a directory"):
+        build_image(tree, "system", "erofs", tmp_path / "system.img", workdir=tmp_path)
+    assert list(victim.iterdir()) == []
+    assert not (tmp_path / "system.img").exists()
+
+
+def test_erofs_reader_refuses_a_directory_loop(images: dict) -> None:
+    """A hostile image whose directory points back at the root must end in one clear error."""
+    import struct
+
+    from romforge.errors import InputError
+
+    data = bytearray(images["vendor"].path.read_bytes())
+    image = read_erofs(bytes(data))
+    root, etc = image.inodes[""], image.inodes["etc"]
+    if root.blocks:  # the root's dirents: in its own block, or inline after its inode
+        where = root.blocks[0][0] * 4096
+    else:
+        where = image.meta_blkaddr * 4096 + root.nid * 32
+    at = bytes(data[where:where + 8192]).index(struct.pack("<QH", etc.nid, 0)[:8]) + where
+    data[at:at + 8] = struct.pack("<Q", root.nid)
+    with pytest.raises(InputError, match="linked twice"):
+        read_erofs(bytes(data), source="hostile.img")

@@ -16,6 +16,7 @@ import bz2
 import hashlib
 import lzma
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from romforge.ota.payload import (BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, SUPP
 
 FULL_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ}
 DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.ZERO}
+PARTITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # it names files in --out and --source
 MAX_PARTITION_BYTES = 64 << 30  # larger claims are refused before anything is sized from them
 COMPRESSED = {Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
 DIFFS = {Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
@@ -82,6 +84,9 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
     if not (m.HasField("signatures_offset") and m.HasField("signatures_size")):
         raise _fail(pkg, "payload is unsigned (no signatures_offset/signatures_size)")
     names = [p.partition_name for p in m.partitions]
+    bad = [n for n in names if not PARTITION_NAME.match(n)]
+    if bad:
+        raise _fail(pkg, f"partition name {bad[0][:40]!r} is not a plain partition name")
     if len(set(names)) != len(names):
         raise _fail(pkg, "a partition appears twice in the manifest")
     allowed = FULL_OPS if full else DELTA_OPS

@@ -21,6 +21,7 @@ MAGIC = 0xE0F5E1E2
 FLAT_PLAIN, COMPRESSED_FULL, FLAT_INLINE, COMPRESSED_COMPACT, CHUNK_BASED = range(5)
 XATTR_PREFIXES = {1: "user.", 4: "trusted.", 6: "security."}
 MAX_DEPTH = 64
+MAX_INODES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,19 @@ def read_erofs(image: Path | bytes, *, source: str | None = None) -> ErofsImage:
     uuid = bytes(sb[48:64])
     inodes: dict[str, ErofsInode] = {}
     meta_base = meta_blkaddr * block_size
-    seen: set[int] = set()
+    seen_dirs: set[int] = set()
     stack: list[tuple[str, int, int]] = [("", root_nid, 0)]
     while stack:
         path, nid, depth = stack.pop()
-        if nid in seen and path in inodes:
-            continue
         if depth > MAX_DEPTH:
             raise r.bad(f"directories nested deeper than {MAX_DEPTH} at /{path}")
+        if len(inodes) > MAX_INODES:
+            raise r.bad(f"more than {MAX_INODES} paths")
         inode, tail = _read_inode(r, meta_base, xattr_blkaddr * block_size, block_size, path, nid)
-        seen.add(nid)
+        if inode.kind == "dir":
+            if nid in seen_dirs:
+                raise r.bad(f"directory /{path} is linked twice (a loop)")
+            seen_dirs.add(nid)
         inodes[path] = inode
         if inode.kind == "symlink":
             target = _file_bytes(r, inode, tail, block_size)

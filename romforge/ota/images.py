@@ -81,14 +81,20 @@ def _stage_partition(tree: RomTree, partition: str, root: Path) -> list[list]:
     """Copy the partition into `root` and return its metadata for the fakeroot job."""
     root.mkdir(parents=True)
     entries = []
+    directories = {""}
     for e in tree.iter_entries(partition):
         target = root / e.path if e.path else root
+        if e.path and os.path.dirname(e.path) not in directories:
+            raise InputError(f"/{partition}/{e.path} lies below something that is not a directory (a symlink?)",
+                             file=tree.name)
         if e.kind == DIR:
             target.mkdir(exist_ok=True)
+            directories.add(e.path)
         elif e.kind == SYMLINK:
             os.symlink(e.link_target or "", target)
         else:
-            with tree.open_file(partition, e.path) as src, open(target, "wb") as out:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with tree.open_file(partition, e.path) as src, os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
         os.utime(target, (IMAGE_EPOCH, IMAGE_EPOCH), follow_symlinks=False)
         xattrs = []
@@ -203,8 +209,11 @@ def _ext4_file_map(image: Path) -> dict[str, list[tuple[int, int]]]:
     debugfs = find_tool("debugfs")
     files: list[str] = []
     pending = ["/"]
+    seen_dirs: set[str] = set()
     while pending:
         directory = pending.pop()
+        if directory.count("/") > 64:
+            raise InputError(f"directories nested deeper than 64 at {directory[:80]}", file=image)
         out = _debugfs(debugfs, image, [f'ls -p "{directory}"'])
         for line in out.splitlines():
             parts = line.strip().split("/")  # /inode/mode/uid/gid/name/size/
@@ -213,6 +222,9 @@ def _ext4_file_map(image: Path) -> dict[str, list[tuple[int, int]]]:
             mode, name = int(parts[2], 8), parts[5]
             path = f"{directory.rstrip('/')}/{name}"
             if (mode & 0o170000) == 0o040000:
+                if parts[1] in seen_dirs:
+                    raise InputError(f"directory {path} is linked twice (a loop)", file=image)
+                seen_dirs.add(parts[1])
                 pending.append(path)
             elif (mode & 0o170000) == 0o100000:
                 files.append(path)
