@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from romforge import __version__
 from romforge.credits import CreditsPlan, apply_credits, check_credits, credits_for_build
@@ -58,6 +58,7 @@ class BuildPlan:
     credits: CreditsPlan | None = None  # boot-screen credits (romforge/credits.py)
     overlays: OverlayPlan | None = None
     locales: LocalesPlan = field(default_factory=LocalesPlan)
+    ota_key: Any = None  # romforge.ota.keys.OtaKey for A/B devices
 
 
 @dataclass
@@ -195,9 +196,14 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
         inputs["credits"] = credits.inputs()
     locales = plan_locales(ws.root, profile, base, overlays.resolved.order if overlays is not None else ())
     inputs["locale_packs"] = locales.inputs()
+    from romforge.ota.release import resolve_key
+
+    ota_key = resolve_key(ws, profile)
+    if ota_key is not None:
+        inputs["ota_key"] = {"certificate_sha256": _sha256_file(ota_key.cert)}
     return BuildPlan(ws, profile, request.version, base, build_utc, date_source, store,
                      release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint,
-                     credits=credits, overlays=overlays, locales=locales)
+                     credits=credits, overlays=overlays, locales=locales, ota_key=ota_key)
 
 
 # ---- apply / check ------------------------------------------------------------------
@@ -251,11 +257,16 @@ def check(p: BuildPlan, tree: RomTree) -> list[Finding]:
 
 def package(p: BuildPlan, tree: RomTree, out: Path, findings: list[Finding], progress: Progress) -> dict:
     """Write the release's artifacts into `out` and return build-info."""
+    from romforge.ota.release import IMAGES_DIR, OTA_FULL, release_full_ota, release_images
+    from romforge.tree import image_name
+
     out.mkdir()
+    images = release_images(p.profile, tree, out / IMAGES_DIR, out.parent / "image-work", progress)
     stale = {f"IMAGES/{part}.img" for part in tree.partitions()} | {f"IMAGES/{part}.map" for part in tree.partitions()}
     progress.step("package target-files.zip", total=len(tree.entries) + len(tree.extras) + 16)
     write_target_files(tree, out / TARGET_FILES, skip_extras=lambda name: name in stale,
-                       progress=progress.advance)
+                       progress=progress.advance, add_files={image_name(n): i.path for n, i in images.items()})
+    ota_full = release_full_ota(p.profile, tree, images, out / OTA_FULL, p.ota_key, out.parent / "ota-work", progress)
     info = {
         "schema": 1,
         "device": p.profile.profile,
@@ -275,6 +286,9 @@ def package(p: BuildPlan, tree: RomTree, out: Path, findings: list[Finding], pro
     }
     if p.credits is not None:
         info["credits"] = p.credits.summary()
+    info["outputs"].update({f"{IMAGES_DIR}/{n}.img": i.to_dict() for n, i in sorted(images.items())})
+    if ota_full is not None:
+        info["outputs"][OTA_FULL] = ota_full.to_dict()
     (out / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return info
 

@@ -500,8 +500,11 @@ def _write(plan: _Plan, root: Path) -> None:
         (root / fs_config_name(partition)).write_text(format_fs_config(rows))
 
 
-def generate(out: Path, *, spec: SampleSpec | None = None, files: int = 400, seed: int = 0) -> Path:
-    """Write a sample target-files to `out` (a directory, or a zip when it ends in .zip)."""
+def generate(out: Path, *, spec: SampleSpec | None = None, files: int = 400, seed: int = 0,
+             large_apk_mb: int = 0) -> Path:
+    """Write a sample target-files to `out` (a directory, or a zip when it ends in .zip).
+
+    `large_apk_mb` adds a prebuilt app of about that size (product/app/Gallery) with stored assets."""
     spec = spec or SampleSpec()
     out = Path(out)
     if out.exists() or out.is_symlink():
@@ -516,6 +519,8 @@ def generate(out: Path, *, spec: SampleSpec | None = None, files: int = 400, see
     plan = _Plan(spec)
     _core(plan, rng, FONT.read_bytes())
     _apps(plan)
+    if large_apk_mb:
+        plan.add("product", LARGE_APP_PATH, large_app_apk(seed, large_apk_mb, version=1))
     _filler(plan, rng, files)
     _meta_files(plan)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -529,6 +534,149 @@ def generate(out: Path, *, spec: SampleSpec | None = None, files: int = 400, see
             os.replace(zipped, out)
         else:
             os.replace(root, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+# ---- a week later: the benchmark's and the OTA tests' second ROM version ----------------
+
+LARGE_APP_PATH = "app/Gallery/Gallery.apk"
+LARGE_APP_PACKAGE = "org.romforge.gallery"
+
+
+def _recompiled(rng: random.Random, data: bytes) -> bytes:
+    """What a small source change does to a binary: a few instructions inserted, code after them
+    shifted, and the 32-bit offsets pointing across the insertion adjusted. Size and headers stay."""
+    if len(data) < 8192:
+        body = bytearray(data)
+        for _ in range(3):
+            at = rng.randrange(len(body) - 4)
+            body[at:at + 4] = rng.randbytes(4)
+        return bytes(body)
+    head, body, tail = data[:4096], bytearray(data[4096:-256]), data[-256:]
+    at = rng.randrange(len(body) // 4) * 4
+    insert = rng.randbytes(4 * rng.randrange(2, 12))
+    body[at:at] = insert
+    del body[len(body) - len(insert):]
+    shift = len(insert)
+    for pos in range(at + len(insert), len(body) - 4, 4):
+        if rng.random() < 0.08:
+            word = int.from_bytes(body[pos:pos + 4], "little")
+            body[pos:pos + 4] = ((word + shift) & 0xFFFFFFFF).to_bytes(4, "little")
+    return head + bytes(body) + tail
+
+
+def _edited_text(rng: random.Random, data: bytes) -> bytes:
+    text = data.decode("utf-8", "replace")
+    import re
+
+    numbers = list(re.finditer(r'value="(\d+)"', text))
+    for m in rng.sample(numbers, min(3, len(numbers))):
+        text = text[:m.start(1)] + str(rng.randrange(1 << 16)).ljust(len(m.group(1)))[:max(1, len(m.group(1)))] \
+            + text[m.end(1):]
+    return text.encode()
+
+
+def large_app_apk(seed: int, size_mb: int, *, version: int) -> bytes:
+    """A prebuilt app of about `size_mb` MiB: a model kept uncompressed (as apps do, to mmap it) and
+    JSON assets, linked by aapt2 and signed by apksigner. A later `version` is the same app rebuilt
+    with parts of its assets changed."""
+    from romforge.rro import align_and_sign, app_manifest, link_apk, strings_xml, SigningKey
+
+    rng = random.Random(f"romforge-gallery-{seed}")
+    model = bytearray(_code(rng, size_mb * 700 * 1024))
+    jsons = {f"data_{i:03d}.json": ("{" + ",".join(f'"k{j}": {rng.randrange(1 << 20)}' for j in range(400)) + "}")
+             for i in range(max(4, size_mb * 8))}
+    change = random.Random(f"romforge-gallery-{seed}-v{version}")
+    for _ in range(version - 1):
+        for _ in range(6):
+            at = change.randrange(len(model) - 8192)
+            model[at:at + 4096] = _code(change, 4096)
+        for name in change.sample(sorted(jsons), max(1, len(jsons) // 10)):
+            jsons[name] = jsons[name].replace('"k1":', f'"k1": {change.randrange(1 << 20)}, "v":', 1)
+    with tempfile.TemporaryDirectory(prefix="romforge-gallery-") as tmp:
+        work = Path(tmp)
+        (work / "assets").mkdir()
+        (work / "assets" / "model.tflite").write_bytes(bytes(model))
+        for name, text in jsons.items():
+            (work / "assets" / name).write_text(text)
+        manifest = work / "AndroidManifest.xml"
+        manifest.write_text(app_manifest(LARGE_APP_PACKAGE, version, f"1.{version}", "Gallery"))
+        (work / "res" / "values").mkdir(parents=True)
+        (work / "res" / "values" / "strings.xml").write_text(strings_xml({"app_name": "Gallery",
+                                                                          "version": f"1.{version}"}))
+        unsigned = work / "unsigned.apk"
+        link_apk(manifest, work / "res", unsigned, extra_args=("-A", str(work / "assets"), "-0", ".tflite"))
+        out = work / "Gallery.apk"
+        align_and_sign(unsigned, out, SigningKey.sample())
+        return out.read_bytes()
+
+
+def mutate_week(base: Path, out: Path, *, week: int = 2, seed: int = 0, edits: int = 300, adds: int = 40,
+                removes: int = 20, moves: int = 20) -> Path:
+    """The same ROM a week later, as a new target-files directory at `out`: `edits` files changed
+    slightly (binaries recompiled, configs retuned, firmware patched), files added, removed and
+    moved, the large prebuilt app (if any) rebuilt, and the build stamped with a new incremental
+    and a date seven days on. Unchanged files are hardlinks to `base` (never write to either)."""
+    from romforge.tree import materialize, stage
+
+    out = Path(out)
+    if out.exists():
+        raise InputError("already exists; mutate_week never overwrites", file=out)
+    rng = random.Random(f"romforge-week-{seed}-{week}")
+    tree = RomTree.open(Path(base))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        staged = stage(tree, tmp / "work")
+        files = [e for e in staged.iter_entries(kind=FILE)
+                 if not e.path.endswith(("build.prop", ".apk", ".ttf", ".zip")) and e.path != LARGE_APP_PATH]
+        rng.shuffle(files)
+        edited, rest = files[:edits], files[edits:]
+        for e in edited:
+            data = staged.read(e.partition, e.path)
+            new = _edited_text(rng, data) if e.path.endswith(".xml") else _recompiled(rng, data)
+            staged.write_file(e.partition, e.path, new, e.meta)
+        for e in rest[:removes]:
+            staged.remove(e.partition, e.path)
+        for e in rest[removes:removes + moves]:
+            data = staged.read(e.partition, e.path)
+            folder, _, name = e.path.rpartition("/")
+            staged.remove(e.partition, e.path)
+            staged.write_file(e.partition, f"{folder + '/' if folder else ''}moved/{name}", data, e.meta)
+        spec_abi = "arm64-v8a"
+        for i in range(adds):
+            partition = rng.choice(("system", "system", "vendor", "product"))
+            if i % 2 == 0:
+                name = f"libweek{week}_{i:03d}.so"
+                staged.write_file(partition, f"lib64/{name}", write_elf(
+                    spec_abi, soname=name, needed=["libc.so", "liblog.so"], symbols=[f"week{week}_{i}"],
+                    code=_code(rng, int(min(max(rng.lognormvariate(8.5, 1.2), 512), 1 << 20)))))
+            else:
+                body = [f'<option name="week{week}.param{j}" value="{rng.randrange(1 << 16)}" />'
+                        for j in range(rng.randrange(4, 60))]
+                staged.write_file(partition, f"etc/week{week}/config_{i:03d}.xml", _xml("config", body))
+        if staged.get("product", LARGE_APP_PATH) is not None:
+            import io
+            import zipfile
+
+            with zipfile.ZipFile(io.BytesIO(staged.read("product", LARGE_APP_PATH))) as apk:
+                size_mb = max(1, round(apk.getinfo("assets/model.tflite").file_size / (700 * 1024)))
+            staged.write_file("product", LARGE_APP_PATH, large_app_apk(seed, size_mb, version=week))
+        for partition in staged.partitions():
+            prop = staged.build_prop(partition)
+            if prop is None:
+                continue
+            for key in list(prop.keys()):
+                value = prop.get(key) or ""
+                if key.endswith("build.version.incremental"):
+                    prop.set(key, f"V1.0.{week}.week")
+                elif key.endswith("build.date.utc"):
+                    prop.set(key, str(BASE_DATE_UTC + 7 * 86400 * (week - 1)))
+                elif key.endswith("build.fingerprint"):
+                    prop.set(key, value.replace(BASE_INCREMENTAL, f"V1.0.{week}.week"))
+            staged.write_build_prop(partition, prop)
+        materialize(staged, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

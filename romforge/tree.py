@@ -34,6 +34,8 @@ PARTITION_OF_DIR = {v: k for k, v in TF_DIRS.items()}
 _BUILD_PROP = {"system": "build.prop", "vendor": "build.prop"}  # others keep it in etc/
 FILE_CONTEXTS = "META/file_contexts"
 MISC_INFO = "META/misc_info.txt"
+DYNAMIC_PARTITIONS_INFO = "META/dynamic_partitions_info.txt"
+AB_PARTITIONS = "META/ab_partitions.txt"
 ZIP_DATE = (2009, 1, 1, 0, 0, 0)  # the fixed time AOSP's releasetools stamps on zip entries
 _STORED_SUFFIXES = (".apk", ".zip", ".jar", ".png", ".jpg", ".webp", ".ogg", ".mp3", ".gz", ".xz",
                     ".br", ".lz4", ".zst", ".img")
@@ -51,6 +53,11 @@ def fs_config_name(partition: str) -> str:
 
 def build_prop_path(partition: str) -> str:
     return _BUILD_PROP.get(partition, "etc/build.prop")
+
+
+def image_name(partition: str) -> str:
+    """Where target-files keeps a partition's image."""
+    return f"IMAGES/{partition}.img"
 
 
 def clean_path(path: str, *, what: str = "path") -> str:
@@ -306,8 +313,19 @@ class RomTree:
             return None
         return BuildProp.parse(self.read(partition, path), source=f"{self.name}/{e.tf_path}")
 
-    def misc_info(self) -> dict[str, str]:
-        data = self.read_extra(MISC_INFO)
+    def open_extra(self, tf_path: str) -> BinaryIO | None:
+        """A file outside the partitions (e.g. an image under IMAGES/), streamed."""
+        return self._store.open(tf_path) if self.extras.get(tf_path) == FILE else None
+
+    def dynamic_partitions_info(self) -> dict[str, str]:
+        return self.misc_info(DYNAMIC_PARTITIONS_INFO)
+
+    def ab_partitions(self) -> list[str]:
+        data = self.read_extra(AB_PARTITIONS) or b""
+        return [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+
+    def misc_info(self, tf_path: str = MISC_INFO) -> dict[str, str]:
+        data = self.read_extra(tf_path)
         info: dict[str, str] = {}
         for line in (data or b"").decode("utf-8", "replace").splitlines():
             if "=" in line and not line.lstrip().startswith("#"):
@@ -718,13 +736,15 @@ def _zipinfo(name: str, kind: str, mode: int) -> zipfile.ZipInfo:
 
 
 def write_target_files(tree: RomTree, dest: Path, *, skip_extras: Callable[[str], bool] | None = None,
-                       progress: Callable[[int], None] | None = None) -> int:
+                       progress: Callable[[int], None] | None = None,
+                       add_files: dict[str, Path] | None = None) -> int:
     """Write a target-files zip: sorted entries, fixed timestamps, fs_config from the entries.
 
+    `add_files` adds files from disk (tf_path → file), e.g. IMAGES/<partition>.img.
     Returns the number of zip entries written."""
     configs = {fs_config_name(p): format_fs_config(tree.iter_entries(p)).encode() for p in tree.partitions()}
-    # arcname → (kind, mode, data source: tf_path to read | bytes | link target str)
-    items: dict[str, tuple[str, int, str | bytes]] = {}
+    # arcname → (kind, mode, data source: tf_path to read | bytes | link target str | file on disk)
+    items: dict[str, tuple[str, int, str | bytes | Path]] = {}
     for e in tree.entries.values():
         if e.kind == DIR:
             items[e.tf_path + "/"] = (DIR, e.meta.mode, b"")
@@ -741,6 +761,8 @@ def write_target_files(tree: RomTree, dest: Path, *, skip_extras: Callable[[str]
             items[tf_path] = (FILE, 0o644, tf_path)
     for tf_path, data in configs.items():
         items[tf_path] = (FILE, 0o644, data)
+    for tf_path, path in (add_files or {}).items():
+        items[tf_path] = (FILE, 0o644, Path(path))
     for arc in list(items):
         parts = arc.rstrip("/").split("/")
         for i in range(1, len(parts)):
@@ -753,6 +775,9 @@ def write_target_files(tree: RomTree, dest: Path, *, skip_extras: Callable[[str]
                 zf.writestr(info, str(source).encode("utf-8", "surrogateescape"))
             elif isinstance(source, bytes):
                 zf.writestr(info, source)
+            elif isinstance(source, Path):
+                with open(source, "rb") as src, zf.open(info, "w", force_zip64=source.stat().st_size >= ZIP64_LIMIT) as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
             else:
                 big = tree._store.size(source) >= ZIP64_LIMIT
                 with tree._store.open(source) as src, zf.open(info, "w", force_zip64=big) as out:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import time
 import traceback
@@ -181,12 +182,13 @@ def release_device(job: DeviceJob) -> DeviceOutcome:
             (out / "changelog.md").write_text(render(notes, "md"), encoding="utf-8")
             (out / "changelog.html").write_text(render(notes, "html"), encoding="utf-8")
             deltas = []
-            for source_version, source_dir in sources:
+            for source_version, source_dir in (sources if p.ota_key is not None else []):  # A/B devices only
                 name = f"ota-from-{source_version}.zip"
                 write_delta(p, source_dir, out, out / name)
                 deltas.append({"from": str(source_version), "file": name, **_artifact(out / name)})
             artifacts = {f.name: _artifact(f) for f in sorted(out.iterdir())
                          if f.is_file() and f.suffix == ".zip" and not f.name.startswith("ota-from-")}
+            artifacts.update({f"images/{f.name}": _artifact(f) for f in sorted((out / "images").glob("*.img"))})
             release = {
                 "schema": 1,
                 "device": p.profile.profile,
@@ -218,10 +220,10 @@ def release_device(job: DeviceJob) -> DeviceOutcome:
 
 
 def write_delta(p: BuildPlan, source_release: Path, out: Path, dest: Path) -> None:
-    """An incremental OTA from an earlier release's target-files to this one's."""
-    from romforge.ota import incremental_ota  # type: ignore[attr-defined]
+    """An incremental OTA from an earlier release's target-files to this one's, signed like ota-full."""
+    from romforge.ota.generate import ota_from_target_files
 
-    incremental_ota(p, source_release, out, dest)
+    ota_from_target_files(out / "target-files.zip", dest, p.ota_key, old=source_release / "target-files.zip")
 
 
 # ---- the train ----------------------------------------------------------------------
@@ -253,6 +255,11 @@ def select_devices(ws: Workspace, devices: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _one_core_each() -> None:
+    """Devices already run side by side: each build keeps to one process."""
+    os.environ["ROMFORGE_JOBS"] = "1"
+
+
 def _run_local(jobs: list[DeviceJob], workers: int, done: Callable[[DeviceOutcome], None]) -> list[DeviceOutcome]:
     if workers <= 1 or len(jobs) <= 1:
         results = []
@@ -261,7 +268,7 @@ def _run_local(jobs: list[DeviceJob], workers: int, done: Callable[[DeviceOutcom
             done(results[-1])
         return results
     results = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_one_core_each) as pool:
         futures = {pool.submit(release_device, job): job for job in jobs}
         for future in as_completed(futures):
             try:

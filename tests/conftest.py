@@ -30,10 +30,23 @@ def sample_rom(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate(tmp_path_factory.mktemp("base") / "sample-rom", files=300, seed=7)
 
 
+@pytest.fixture(scope="session")
+def ota_test_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TEST OTA key pair made once per worker: NAME.pk8 + NAME.x509.pem; returns NAME."""
+    from romforge.ota.keys import generate_test_key
+
+    base = tmp_path_factory.mktemp("keys") / "releasekey"
+    generate_test_key(base)
+    return base
+
+
 @pytest.fixture
-def workspace(tmp_path: Path, sample_rom: Path) -> Path:
+def workspace(tmp_path: Path, sample_rom: Path, ota_test_key: Path) -> Path:
     ws = tmp_path / "ws"
     ws.mkdir()
+    (ws / "keys").mkdir()  # the profiles' [ota] signing_key = "keys/releasekey"
+    for suffix in (".pk8", ".x509.pem"):
+        shutil.copy(f"{ota_test_key}{suffix}", ws / "keys" / f"releasekey{suffix}")
     (ws / "romforge.toml").write_text(
         "[workspace]\n"
         'rom_name = "testrom"\n'

@@ -24,7 +24,8 @@ def test_build_writes_release_with_stamps_and_build_info(run, workspace: Path) -
     result = run("build", "cepheus", "--version", "2026.48.1", "--date", DATE, cwd=workspace)
     assert result.exit_code == 0, result.output
     release = workspace / "releases/cepheus/2026.48.1"
-    assert sorted(p.name for p in release.iterdir()) == ["build-info.json", "target-files.zip"]
+    assert sorted(p.name for p in release.iterdir()) == ["build-info.json", "images", "ota-full.zip",
+                                                         "target-files.zip"]
     assert "releases/cepheus/2026.48.1/target-files.zip" in result.output
     with zipfile.ZipFile(release / "target-files.zip") as zf:
         system = BuildProp.parse(zf.read("SYSTEM/build.prop"))
@@ -123,8 +124,8 @@ def test_stale_partial_dirs_from_killed_runs_are_cleared(workspace: Path) -> Non
     (stale / "release").mkdir(parents=True)
     (stale / "release/target-files.zip").write_bytes(b"half")
     build(load_workspace(workspace), BuildRequest("cepheus", "7.0", DATE))
-    assert files_under(workspace / "releases/cepheus") == [
-        "7.0", "7.0/build-info.json", "7.0/target-files.zip"]
+    assert [f for f in files_under(workspace / "releases/cepheus") if "/images/" not in f] == [
+        "7.0", "7.0/build-info.json", "7.0/images", "7.0/ota-full.zip", "7.0/target-files.zip"]
 
 
 # ---- bad input: one message with file (and line), exit 1, nothing under releases/ --------------

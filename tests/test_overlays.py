@@ -266,7 +266,7 @@ def test_build_info_records_overlays_and_build_is_reproducible(workspace: Path, 
 
 def test_workspace_key_signs_the_rros(workspace: Path, tmp_path: Path) -> None:
     keys = workspace / "keys"
-    keys.mkdir()
+    keys.mkdir(exist_ok=True)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "k.pem"),
                     "-out", str(keys / "platform.x509.pem"), "-days", "3650", "-subj", "/CN=romforge-test-team"],
                    check=True, capture_output=True)

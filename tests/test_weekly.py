@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, files_under, tree_snapshot
+from independent_ota import apply_in_place, read_payload_from_zip
 from romforge.errors import ConfigError
+from romforge.ota.apply import apply_ota
 from romforge.weekly import Version, releases_of, resolve_week, run_weekly, week_release_date
 from romforge.workspace import load_workspace
 
@@ -26,9 +29,12 @@ def git(ws: Path, *args: str, date: str | None = None) -> str:
 
 
 @pytest.fixture
-def git_workspace(tmp_path: Path, sample_rom: Path) -> Path:
+def git_workspace(tmp_path: Path, sample_rom: Path, ota_test_key: Path) -> Path:
     ws = tmp_path / "ws"
     (ws / "device-profiles").mkdir(parents=True)
+    (ws / "keys").mkdir()  # the profiles' [ota] signing_key = "keys/releasekey"
+    for suffix in (".pk8", ".x509.pem"):
+        shutil.copy(f"{ota_test_key}{suffix}", ws / "keys" / f"releasekey{suffix}")
     (ws / "credits").mkdir()
     (ws / "romforge.toml").write_text(
         "[workspace]\n"
@@ -66,7 +72,7 @@ def test_versions_and_weeks() -> None:
     assert "never reads the clock" in err.value.message
 
 
-def test_two_weeks_changelog_index_and_no_op_rerun(git_workspace: Path) -> None:
+def test_two_weeks_changelog_index_and_no_op_rerun(git_workspace: Path, tmp_path: Path) -> None:
     ws = load_workspace(git_workspace)
     first = run_weekly(ws, week="2026-W48", keep_deltas=0)
     assert [(o.device, o.status, o.version) for o in first.outcomes] == [
@@ -77,7 +83,7 @@ def test_two_weeks_changelog_index_and_no_op_rerun(git_workspace: Path) -> None:
     (git_workspace / "credits/contributors.csv").write_text(
         "name,handle,joined\n曾国藩,zeng,2010-08-16\nИван Петров,ivan,2010-08-20\n")
     git(git_workspace, "commit", "-qam", "Credits: welcome Ivan", date="2026-12-01T09:00:00Z")
-    second = run_weekly(ws, week="2026-W49", keep_deltas=0)
+    second = run_weekly(ws, week="2026-W49", keep_deltas=2)
     assert [o.version for o in second.outcomes] == ["2026.49.1", "2026.49.1"]
     for device in ("cepheus", "alioth"):
         assert [str(v) for v, _ in releases_of(ws.releases, device)] == ["2026.48.1", "2026.49.1"]
@@ -94,9 +100,30 @@ def test_two_weeks_changelog_index_and_no_op_rerun(git_workspace: Path) -> None:
     release = json.loads((ws.releases / "cepheus/2026.49.1/release.json").read_text())
     assert release["previous"] == "2026.48.1" and release["week"] == "2026-W49"
     assert release["source_commit"] == git(git_workspace, "rev-parse", "HEAD").strip()
+    # every incremental applies bit-exact to the previous week's images, with romforge and independently
+    for device in ("cepheus", "alioth"):
+        old, new = ws.releases / device / "2026.48.1", ws.releases / device / "2026.49.1"
+        delta = new / "ota-from-2026.48.1.zip"
+        applied = tmp_path / f"{device}-applied"
+        apply_ota(delta, applied, source_dir=old / "images")
+        independent = tmp_path / f"{device}-independent"
+        apply_in_place(read_payload_from_zip(delta), old / "images", independent)
+        for image in sorted((new / "images").iterdir()):
+            assert (applied / image.name).read_bytes() == image.read_bytes(), image.name
+            assert (independent / image.name).read_bytes() == image.read_bytes(), image.name
+    # the updater index lists full and incremental entries with the files' real sizes and hashes
+    index = json.loads((ws.releases / "site/api/cepheus.json").read_text())["response"]
+    assert [(e["version"], e.get("source_version")) for e in index] == [
+        ("2026.49.1", None), ("2026.49.1", "2026.48.1"), ("2026.48.1", None)]
+    for entry in index:
+        file = ws.releases / "cepheus" / entry["version"] / entry["url"].rsplit("/", 1)[1]
+        data = file.read_bytes()
+        assert entry["size"] == len(data) and entry["id"] == hashlib.sha256(data).hexdigest()
+        assert entry["url"].startswith("https://dl.example.org/rom/cepheus/")
+        assert entry["romtype"] == "weekly" and entry["datetime"] in (1795737600, 1796342400)
     # re-running a finished week changes nothing
     before = tree_snapshot(ws.releases / "cepheus")
-    again = run_weekly(ws, week="2026-W49", keep_deltas=0)
+    again = run_weekly(ws, week="2026-W49", keep_deltas=2)
     assert {o.status for o in again.outcomes} == {"reused"}
     assert tree_snapshot(ws.releases / "cepheus") == before
 
@@ -129,9 +156,10 @@ def test_a_broken_device_fails_alone(git_workspace: Path, run) -> None:
     assert result.exit_code == 1
     assert "failed: alioth" in result.output
     assert "device-profiles/alioth.toml:4: unknown key 'screen_size'" in result.output
-    assert files_under(git_workspace / "releases/cepheus") == [
+    listed = files_under(git_workspace / "releases/cepheus")
+    assert [f for f in listed if "/images/" not in f] == [
         "2026.48.1", "2026.48.1/build-info.json", "2026.48.1/changelog.html", "2026.48.1/changelog.md",
-        "2026.48.1/release.json", "2026.48.1/target-files.zip"]
+        "2026.48.1/images", "2026.48.1/ota-full.zip", "2026.48.1/release.json", "2026.48.1/target-files.zip"]
     assert not (git_workspace / "releases/alioth").exists()
 
 

@@ -1,0 +1,413 @@
+"""update_engine's payload.bin: "CrAU", major version 2, a DeltaArchiveManifest, signed.
+
+Layout (system/update_engine update_metadata.proto):
+
+    magic "CrAU" | u64 major version (2) | u64 manifest size | u32 metadata signature size
+    manifest (DeltaArchiveManifest) | metadata signature (Signatures)
+    data blobs, in manifest order | payload signature (Signatures), at signatures_offset
+
+The metadata signature covers header + manifest; the payload signature covers header +
+manifest + blobs (the metadata signature is skipped). Both are RSA-2048 PKCS#1 v1.5 over
+SHA-256. This module writes and parses that format and nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import bz2
+import hashlib
+import lzma
+import os
+import struct
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+from romforge.errors import InputError
+from romforge.ota.keys import SIGNATURE_SIZE, OtaKey
+from romforge.ota.proto import update_metadata_pb2 as um
+
+MAGIC = b"CrAU"
+MAJOR_VERSION = 2
+HEADER = struct.Struct(">4sQQI")
+BLOCK_SIZE = 4096
+FULL_MINOR_VERSION = 0
+DELTA_MINOR_VERSION = 7
+SUPPORTED_DELTA_MINORS = (6, 7)
+FULL_CHUNK_BLOCKS = 512  # 2 MiB per REPLACE* operation, like delta_generator's default chunk
+MAX_MANIFEST = 256 << 20
+Op = um.InstallOperation
+OP_NAMES = {v: k for k, v in Op.Type.items()}
+Extents = list[tuple[int, int]]
+
+
+@dataclass
+class Operation:
+    """One InstallOperation before it gets its place in the blob area."""
+
+    type: int
+    dst: Extents
+    src: Extents = field(default_factory=list)
+    data: bytes = b""
+    src_sha256: bytes = b""
+
+    @property
+    def dst_blocks(self) -> int:
+        return sum(n for _, n in self.dst)
+
+
+@dataclass
+class PartitionPlan:
+    name: str
+    new_size: int
+    new_sha256: bytes
+    operations: list[Operation]
+    old_size: int | None = None
+    old_sha256: bytes | None = None
+    version: str | None = None
+    filesystem: str | None = None
+
+
+@dataclass(frozen=True)
+class DynamicGroup:
+    name: str
+    size: int
+    partitions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PayloadInfo:
+    """What payload_properties.txt and META-INF/com/android/metadata say about a payload."""
+
+    size: int
+    sha256: bytes
+    metadata_size: int  # header + manifest
+    metadata_sha256: bytes
+    metadata_signature_size: int
+
+    def properties(self) -> str:
+        b64 = lambda d: base64.b64encode(d).decode()  # noqa: E731
+        return (f"FILE_HASH={b64(self.sha256)}\nFILE_SIZE={self.size}\n"
+                f"METADATA_HASH={b64(self.metadata_sha256)}\nMETADATA_SIZE={self.metadata_size}\n")
+
+
+# ---- bsdiff patches -----------------------------------------------------------------
+#
+# BSDIFF40 (Colin Percival's format, bzip2 streams) and BSDF2 (AOSP's bsdiff: the same
+# control/diff/extra streams, each compressed with bzip2 or brotli as named in the header):
+#   0 "BSDF2" | 5 ctrl compressor | 6 diff compressor | 7 extra compressor
+#   8 len(ctrl) | 16 len(diff) | 24 len(new file)  (sign-magnitude little-endian int64)
+#   32 ctrl | diff | extra
+# update_engine's bspatch reads both; BROTLI_BSDIFF operations carry BSDF2.
+
+BSDF2_MAGIC = b"BSDF2"
+RAW, BZ2, BROTLI = 0, 1, 2
+
+
+def _int64(value: int) -> bytes:
+    return (value if value >= 0 else (1 << 63) | -value).to_bytes(8, "little")
+
+
+def _uint64(data: bytes) -> int:
+    raw = int.from_bytes(data, "little")
+    return -(raw & ((1 << 63) - 1)) if raw >> 63 else raw
+
+
+def bsdf2_from_streams(streams: tuple[bytes, bytes, bytes], new_size: int) -> bytes:
+    """BSDF2 from raw control/diff/extra streams, each compressed by whichever of bzip2 and brotli
+    makes it smaller (brotli at quality 11 below 4 MiB, 9 above, where 11 gets slow)."""
+    import brotli
+
+    kinds, packed = [], []
+    for stream in streams:
+        quality = 11 if len(stream) < 4 << 20 else 9
+        candidates = [(BROTLI, brotli.compress(stream, quality=quality, lgwin=24))]
+        if len(stream) < 32 << 20:
+            candidates.append((BZ2, bz2.compress(stream, 9)))
+        kind, data = min(candidates, key=lambda c: (len(c[1]), c[0]))
+        kinds.append(kind)
+        packed.append(data)
+    return (BSDF2_MAGIC + bytes(kinds) + _int64(len(packed[0])) + _int64(len(packed[1])) + _int64(new_size)
+            + b"".join(packed))
+
+
+def patch_new_size(patch: bytes) -> int:
+    """The output size a BSDIFF40 or BSDF2 patch declares (checked before any allocation)."""
+    if len(patch) < 32 or not (patch.startswith(b"BSDIFF40") or patch.startswith(BSDF2_MAGIC)):
+        raise ValueError("not a BSDIFF40 or BSDF2 patch")
+    return _uint64(patch[24:32])
+
+
+def bspatch(old: bytes, patch: bytes, *, limit: int) -> bytes:
+    """Apply a BSDIFF40 or BSDF2 patch; every stream is decompressed with a size cap."""
+    import bsdiff4.core
+
+    size = patch_new_size(patch)
+    if not 0 <= size <= limit:
+        raise ValueError(f"patch output of {size} bytes does not fit its {limit}-byte destination")
+    if patch.startswith(b"BSDIFF40"):
+        kinds = (BZ2, BZ2, BZ2)
+    else:
+        kinds = tuple(patch[5:8])
+    lengths = (_uint64(patch[8:16]), _uint64(patch[16:24]))
+    if min(lengths) < 0 or 32 + sum(lengths) > len(patch):
+        raise ValueError("patch stream lengths point past its end")
+    raw = (patch[32:32 + lengths[0]], patch[32 + lengths[0]:32 + sum(lengths)], patch[32 + sum(lengths):])
+    caps = (24 * (size + 1) + 24, size, size)
+    streams = [_decompress_capped(kind, data, cap) for kind, data, cap in zip(kinds, raw, caps)]
+    if len(streams[0]) % 24:
+        raise ValueError("patch control stream is not whole 24-byte entries")
+    return bsdiff4.core.patch(old, size, streams[0], streams[1], streams[2])
+
+
+def _decompress_capped(kind: int, data: bytes, cap: int) -> bytes:
+    if kind == RAW:
+        out = data
+    elif kind == BZ2:
+        d = bz2.BZ2Decompressor()
+        out = d.decompress(data, max_length=cap + 1)
+    elif kind == BROTLI:
+        import brotli
+
+        d = brotli.Decompressor()
+        out = d.process(data, output_buffer_limit=cap + 1)
+        while not d.is_finished() and len(out) <= cap:
+            more = d.process(b"", output_buffer_limit=cap + 1 - len(out))
+            if not more:
+                break
+            out += more
+    else:
+        raise ValueError(f"unknown patch stream compressor {kind}")
+    if len(out) > cap:
+        raise ValueError("patch stream decompresses past its declared size")
+    return out
+
+
+# ---- compression of REPLACE data ----------------------------------------------------
+
+
+def xz(data: bytes) -> bytes:
+    """xz with CRC32 checks: update_engine's xz-embedded accepts only CRC32 or none."""
+    return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32, preset=6)
+
+
+def best_replace(data: bytes, *, try_bz2: bool = True) -> tuple[int, bytes]:
+    """REPLACE, REPLACE_XZ or REPLACE_BZ, whichever is smallest (compressed data must be smaller)."""
+    best = (Op.REPLACE, data)
+    candidates = [(Op.REPLACE_XZ, xz(data))]
+    if try_bz2:
+        candidates.append((Op.REPLACE_BZ, bz2.compress(data, 9)))
+    for kind, packed in candidates:
+        if len(packed) < len(best[1]):
+            best = (kind, packed)
+    return best
+
+
+def _full_chunk(args: tuple[str, int, int]) -> tuple[int, bytes]:
+    path, start, count = args
+    with open(path, "rb") as f:
+        f.seek(start * BLOCK_SIZE)
+        data = f.read(count * BLOCK_SIZE)
+    return best_replace(data)
+
+
+def full_operations(image: Path, *, jobs: int | None = None) -> list[Operation]:
+    """Every block of the image written exactly once, in 2 MiB REPLACE* chunks."""
+    size = image.stat().st_size
+    if size % BLOCK_SIZE:
+        raise InputError(f"image size {size} is not a multiple of {BLOCK_SIZE}", file=image)
+    blocks = size // BLOCK_SIZE
+    chunks = [(str(image), start, min(FULL_CHUNK_BLOCKS, blocks - start))
+              for start in range(0, blocks, FULL_CHUNK_BLOCKS)]
+    results = parallel_map(_full_chunk, chunks, jobs=jobs)
+    return [Operation(kind, [(start, count)], data=data) for (_, start, count), (kind, data) in zip(chunks, results)]
+
+
+def parallel_map(fn, items: list, *, jobs: int | None = None) -> list:
+    """map over a process pool (both cores), in order; small jobs stay in this process.
+
+    ROMFORGE_JOBS caps the processes (the weekly train sets 1 when it already runs devices in
+    parallel); a daemonic process (a dask worker) may not start children, so it maps in place."""
+    workers = jobs or int(os.environ.get("ROMFORGE_JOBS", "0") or 0) or os.cpu_count() or 1
+    if workers <= 1 or len(items) <= 1 or multiprocessing.current_process().daemon:
+        return [fn(item) for item in items]
+    with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8))))
+
+
+# ---- writing ------------------------------------------------------------------------
+
+
+def _extents(message_field, extents: Extents) -> None:
+    for start, count in extents:
+        e = message_field.add()
+        e.start_block = start  # set explicitly even when 0: the checker insists on the field
+        e.num_blocks = count
+
+
+def _signatures(signature: bytes) -> bytes:
+    sigs = um.Signatures()
+    sig = sigs.signatures.add()
+    sig.data = signature
+    sig.unpadded_signature_size = len(signature)
+    return sigs.SerializeToString()
+
+
+SIGNATURES_SIZE = len(_signatures(b"\0" * SIGNATURE_SIZE))
+
+
+def build_manifest(partitions: list[PartitionPlan], *, minor_version: int, max_timestamp: int | None,
+                   dynamic_groups: Iterable[DynamicGroup] = (), snapshot: bool = False) -> tuple[um.DeltaArchiveManifest, list[bytes]]:
+    """The manifest and the blobs in manifest order (data_offsets contiguous from 0)."""
+    manifest = um.DeltaArchiveManifest()
+    manifest.block_size = BLOCK_SIZE
+    manifest.minor_version = minor_version
+    blobs: list[bytes] = []
+    offset = 0
+    for plan in partitions:
+        part = manifest.partitions.add()
+        part.partition_name = plan.name
+        if plan.version:
+            part.version = plan.version
+        if plan.filesystem:
+            part.filesystem_type = plan.filesystem
+        if plan.old_size is not None:
+            part.old_partition_info.size = plan.old_size
+            part.old_partition_info.hash = plan.old_sha256 or b""
+        part.new_partition_info.size = plan.new_size
+        part.new_partition_info.hash = plan.new_sha256
+        for op in plan.operations:
+            msg = part.operations.add()
+            msg.type = op.type
+            _extents(msg.src_extents, op.src)
+            _extents(msg.dst_extents, op.dst)
+            if op.src:
+                msg.src_sha256_hash = op.src_sha256
+            if op.data:
+                msg.data_offset = offset
+                msg.data_length = len(op.data)
+                msg.data_sha256_hash = hashlib.sha256(op.data).digest()
+                offset += len(op.data)
+                blobs.append(op.data)
+    if max_timestamp is not None:
+        manifest.max_timestamp = max_timestamp
+    groups = list(dynamic_groups)
+    if groups:
+        meta = manifest.dynamic_partition_metadata
+        for g in groups:
+            group = meta.groups.add()
+            group.name = g.name
+            group.size = g.size
+            group.partition_names.extend(g.partitions)
+        meta.snapshot_enabled = snapshot
+    manifest.signatures_offset = offset
+    manifest.signatures_size = SIGNATURES_SIZE
+    return manifest, blobs
+
+
+def write_payload(out: Path, partitions: list[PartitionPlan], key: OtaKey, *, minor_version: int,
+                  max_timestamp: int | None = None, dynamic_groups: Iterable[DynamicGroup] = (),
+                  snapshot: bool = False) -> PayloadInfo:
+    """Write a signed payload.bin."""
+    manifest, blobs = build_manifest(partitions, minor_version=minor_version, max_timestamp=max_timestamp,
+                                     dynamic_groups=dynamic_groups, snapshot=snapshot)
+    manifest_bytes = manifest.SerializeToString(deterministic=True)
+    header = HEADER.pack(MAGIC, MAJOR_VERSION, len(manifest_bytes), SIGNATURES_SIZE)
+    metadata = header + manifest_bytes
+    metadata_sha = hashlib.sha256(metadata).digest()
+    payload_hash = hashlib.sha256(metadata)
+    for blob in blobs:
+        payload_hash.update(blob)
+    metadata_sig = _signatures(key.sign_digest(metadata_sha))
+    payload_sig = _signatures(key.sign_digest(payload_hash.digest()))
+    assert len(metadata_sig) == len(payload_sig) == SIGNATURES_SIZE
+    file_hash = hashlib.sha256()
+    size = 0
+    with open(out, "wb") as f:
+        for piece in (metadata, metadata_sig, *blobs, payload_sig):
+            f.write(piece)
+            file_hash.update(piece)
+            size += len(piece)
+    return PayloadInfo(size, file_hash.digest(), len(metadata), metadata_sha, SIGNATURES_SIZE)
+
+
+# ---- reading ------------------------------------------------------------------------
+
+
+@dataclass
+class Payload:
+    """A parsed payload over an open file: the manifest and where everything is."""
+
+    file: BinaryIO
+    base: int  # where payload.bin starts inside `file` (an OTA zip member is read in place)
+    size: int
+    manifest: um.DeltaArchiveManifest
+    manifest_size: int
+    metadata_signature_size: int
+    source: str
+
+    @property
+    def metadata_size(self) -> int:
+        return HEADER.size + self.manifest_size
+
+    @property
+    def data_offset(self) -> int:
+        return self.metadata_size + self.metadata_signature_size
+
+    @property
+    def is_full(self) -> bool:
+        return not any(p.HasField("old_partition_info") for p in self.manifest.partitions)
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise InputError(f"payload is truncated: needs bytes {offset}..{offset + length} of {self.size}",
+                             file=self.source)
+        self.file.seek(self.base + offset)
+        data = self.file.read(length)
+        if len(data) != length:
+            raise InputError("payload is truncated", file=self.source)
+        return data
+
+    def metadata(self) -> bytes:
+        return self.read(0, self.metadata_size)
+
+    def metadata_signature(self) -> bytes:
+        return self.read(self.metadata_size, self.metadata_signature_size)
+
+    def blob(self, op: um.InstallOperation) -> bytes:
+        return self.read(self.data_offset + op.data_offset, op.data_length)
+
+    def signatures_blob(self) -> bytes:
+        return self.read(self.data_offset + self.manifest.signatures_offset, self.manifest.signatures_size)
+
+
+def parse_payload(file: BinaryIO, *, base: int = 0, size: int, source: str) -> Payload:
+    """Header and manifest; every later read is bounds-checked against `size`."""
+    if size < HEADER.size:
+        raise InputError("payload is too short to hold a header", file=source)
+    file.seek(base)
+    magic, major, manifest_size, sig_size = HEADER.unpack(file.read(HEADER.size))
+    if magic != MAGIC:
+        raise InputError(f"not an update_engine payload (magic {magic!r}, expected b'CrAU')", file=source)
+    if major != MAJOR_VERSION:
+        raise InputError(f"payload major version {major}; romforge reads version {MAJOR_VERSION}", file=source)
+    if manifest_size > min(MAX_MANIFEST, size) or HEADER.size + manifest_size + sig_size > size:
+        raise InputError(f"manifest size {manifest_size} does not fit a {size}-byte payload", file=source)
+    manifest = um.DeltaArchiveManifest()
+    try:
+        manifest.ParseFromString(file.read(manifest_size))
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise InputError(f"manifest is not a valid DeltaArchiveManifest ({exc})", file=source) from None
+    return Payload(file, base, size, manifest, manifest_size, sig_size, source)
+
+
+def parse_signatures(data: bytes, *, source: str, what: str) -> list[bytes]:
+    sigs = um.Signatures()
+    try:
+        sigs.ParseFromString(data)
+    except Exception:
+        raise InputError(f"{what} is not a Signatures message", file=source) from None
+    return [s.data[:s.unpadded_signature_size] if s.HasField("unpadded_signature_size") else s.data
+            for s in sigs.signatures]
