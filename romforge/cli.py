@@ -332,7 +332,9 @@ def ota_keygen(name: Path) -> None:
 
 
 def _mib(size: int | None) -> str:
-    return f"{size / 2**20:.1f} MiB" if size is not None else "-"
+    from romforge.publish import human_size
+
+    return human_size(size) if size is not None else "-"
 
 
 @cli.command()
@@ -361,6 +363,8 @@ def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, j
         what = {"built": f"built {o.version}", "reused": f"{o.version} already released (same inputs)",
                 "failed": "FAILED"}[o.status]
         click.echo(f"[{o.device}] {what} in {o.seconds:.1f}s", err=True)
+        if o.overlays:
+            click.echo(f"[{o.device}]   overlays: {', '.join(o.overlays)}", err=True)
         if o.error:
             click.echo("\n".join(f"[{o.device}]   {line}" for line in o.error.splitlines()), err=True)
 
@@ -381,6 +385,9 @@ def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, j
             deltas = ", ".join(f"{d['from']}: {_mib(d['size'])}" for d in o.deltas) or "-"
             click.echo(f"{o.device:<12}{o.version or '-':<13}{o.status:<9}{_mib(full):>12}  {deltas:<34}"
                        f"{o.seconds:>7.1f}s")
+        for o in result.outcomes:
+            if o.release and o.status != "failed":
+                click.echo(f"  {_shown(Path(o.release) / 'target-files.zip')}")
         click.echo(f"site: {_shown(ws.releases / 'site' / 'index.html')}")
         if result.failed:
             click.echo(f"failed: {', '.join(o.device for o in result.failed)}", err=True)

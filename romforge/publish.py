@@ -81,9 +81,15 @@ def updater_index(ws: Workspace, releases: list[Release]) -> dict:
     return {"response": entries}
 
 
+def human_size(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
+
+
 def _env() -> Environment:
-    return Environment(loader=PackageLoader("romforge", "templates"), autoescape=select_autoescape(["html"]),
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(loader=PackageLoader("romforge", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["size"] = human_size
+    return env
 
 
 def publish(ws: Workspace) -> Path:

@@ -122,6 +122,8 @@ class DeviceOutcome:
     exit_code: int = 0
     artifacts: dict[str, dict] = field(default_factory=dict)
     deltas: list[dict] = field(default_factory=list)
+    release: str | None = None  # releases/<device>/<version>
+    overlays: list[str] = field(default_factory=list)  # "name version" of each applied feature overlay
 
 
 def _artifact(path: Path) -> dict:
@@ -163,11 +165,14 @@ def release_device(job: DeviceJob) -> DeviceOutcome:
         date = week_release_date(job.year, job.week)
         version, reuse = choose_version(ws, profile.profile, job.year, job.week, date)
         outcome.version = str(version)
+        where = release_dir(ws.releases, profile.profile, str(version))
+        outcome.release = str(where)
         if reuse:
-            info = read_release_json(release_dir(ws.releases, profile.profile, str(version))) or {}
+            info = read_release_json(where) or {}
             outcome.status = "reused"
             outcome.artifacts = info.get("artifacts", {})
             outcome.deltas = info.get("deltas", [])
+            outcome.overlays = _overlay_names(read_build_info(where) or {})
             return outcome
         earlier = [(v, p) for v, p in releases_of(ws.releases, profile.profile) if v < version]
         sources = earlier[-job.keep_deltas:] if job.keep_deltas > 0 else []
@@ -210,6 +215,7 @@ def release_device(job: DeviceJob) -> DeviceOutcome:
 
         result = build(ws, BuildRequest(profile.profile, str(version), date), finish=finish)
         outcome.status = "reused" if result.reused else "built"
+        outcome.overlays = _overlay_names(result.build_info)
     except RomforgeError as exc:
         outcome.error, outcome.exit_code = exc.format(), exc.exit_code
     except Exception:  # a bug in one device's build must not stop the train
@@ -217,6 +223,10 @@ def release_device(job: DeviceJob) -> DeviceOutcome:
     finally:
         outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _overlay_names(build_info: dict) -> list[str]:
+    return [f"{o['name']} {o['version']}" for o in build_info.get("overlays", [])]
 
 
 def write_delta(p: BuildPlan, source_release: Path, out: Path, dest: Path) -> None:
