@@ -169,11 +169,11 @@ def test_unknown_device_stops_before_any_build(git_workspace: Path, run) -> None
     assert not (git_workspace / "releases").exists()
 
 
-def test_dask_local_cluster_gives_the_same_artifacts(git_workspace: Path, tmp_path: Path) -> None:
+def test_dask_cluster_and_a_fresh_clone_give_the_same_artifacts(git_workspace: Path, tmp_path: Path) -> None:
     from distributed import LocalCluster
 
-    local_ws = tmp_path / "copy"
-    subprocess.run(["cp", "-a", str(git_workspace), str(local_ws)], check=True)
+    local_ws = tmp_path / "clone"  # a fresh clone of the workspace: same week, same bytes
+    subprocess.run(["git", "clone", "-q", str(git_workspace), str(local_ws)], check=True)
     local = run_weekly(load_workspace(local_ws), week="2026-W48", keep_deltas=0, jobs=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
