@@ -6,12 +6,10 @@ BIN := $(VENV)/bin
 # Debian packages the project calls at run time or in tests.
 APT_PACKAGES := aapt apksigner zipalign android-framework-res erofs-utils e2fsprogs \
 	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils patch \
-	fonts-dejavu-core fonts-noto-color-emoji fakeroot signapk protobuf-compiler bzip2 brotli
+	fonts-dejavu-core fonts-noto-color-emoji fakeroot signapk protobuf-compiler bzip2 brotli \
+	chromium git
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WORKSPACE := examples/workspace
-DEMO_DEVICES := cepheus alioth
-DEMO_VERSION := 2026.48.1
-DEMO_DATE := 2026-11-27
 
 .PHONY: setup apt venv demo test clean
 
@@ -36,15 +34,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 demo: setup
-	@test -e $(WORKSPACE)/base/sample-rom || \
-		$(BIN)/romforge sample-rom $(WORKSPACE)/base/sample-rom --seed 1
-	@test -e $(WORKSPACE)/keys/releasekey.pk8 || \
-		$(BIN)/romforge ota keygen $(WORKSPACE)/keys/releasekey
-	@for d in $(DEMO_DEVICES); do \
-		$(BIN)/romforge build $$d --version $(DEMO_VERSION) --date $(DEMO_DATE) --workspace $(WORKSPACE) || exit $$?; \
-		mkdir -p build/demo && $(BIN)/romforge bootanim preview $(WORKSPACE)/releases/$$d/$(DEMO_VERSION)/target-files.zip \
-			-o build/demo/$$d-bootanimation.png || exit $$?; \
-	done
+	./examples/demo.sh
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q

@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from romforge import __version__
 from romforge.credits import CreditsPlan, apply_credits, check_credits, credits_for_build
@@ -308,9 +308,12 @@ def overlay_notes(p: BuildPlan) -> list[str]:
     return lines
 
 
+def build(ws: Workspace, request: BuildRequest, progress: Progress | None = None,
+          finish: Callable[[BuildPlan, Path, dict], None] | None = None) -> BuildResult:
+    """Build one device's release, or reuse it when the same inputs were already released.
 
-def build(ws: Workspace, request: BuildRequest, progress: Progress | None = None) -> BuildResult:
-    """Build one device's release, or reuse it when the same inputs were already released."""
+    `finish(plan, release_dir, build_info)` may add files (deltas, notes) to the release
+    before it is renamed into place, so they land atomically with it."""
     progress = progress or NullProgress()
     progress.step("plan")
     p = plan(ws, request)
@@ -336,5 +339,8 @@ def build(ws: Workspace, request: BuildRequest, progress: Progress | None = None
         for warning in findings:
             progress.note(warning.format())
         info = package(p, tree, tmp / "release", findings, progress)
+        if finish is not None:
+            progress.step("finish release")
+            finish(p, tmp / "release", info)
     return BuildResult(p.profile.profile, p.version, p.release, p.release / TARGET_FILES, info,
                        findings=findings)

@@ -356,3 +356,8 @@ def list_profiles(dirs: Iterable[Path]) -> list[ProfileSummary]:
 def device_names(dirs: Iterable[Path]) -> list[str]:
     """Names of the buildable (non-abstract) profiles."""
     return [s.name for s in list_profiles(dirs) if not s.abstract]
+
+
+def buildable_names(dirs: Iterable[Path]) -> list[str]:
+    """Non-abstract profile names, without validating them (a broken profile fails only its own build)."""
+    return _buildable(find_profiles(dirs))

@@ -17,6 +17,7 @@ _ROM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._\-]{0,39}$")
 _SCHEMA: dict[str, dict[str, type]] = {
     "workspace": {"rom_name": str, "base_rom": str, "releases": str, "profiles": list, "devices": list},
     "signing": {"ota_key": str, "overlay_key": str},
+    "publish": {"base_url": str, "issues_url": str, "romtype": str},
 }
 
 
@@ -32,6 +33,9 @@ class Workspace:
     ota_key: Path | None
     config_sha256: str | None
     overlay_key: Path | None = None  # KEY.pk8 + KEY.x509.pem that sign the overlays' RRO APKs
+    base_url: str = "https://download.example.org/releases"
+    issues_url: str | None = None
+    romtype: str = "weekly"
 
 
 def _validate(doc: TomlDoc) -> None:
@@ -85,4 +89,22 @@ def load_workspace(path: Path | None = None, *, required: bool = True) -> Worksp
         ota_key=root / signing["ota_key"] if "ota_key" in signing else None,
         config_sha256=hashlib.sha256(config.read_bytes()).hexdigest(),
         overlay_key=root / signing["overlay_key"] if "overlay_key" in signing else None,
+        **_publish_settings(doc),
     )
+
+
+def _publish_settings(doc: TomlDoc) -> dict[str, str]:
+    publish = doc.data.get("publish", {})
+    settings: dict[str, str] = {}
+    if "base_url" in publish:
+        if not re.match(r"^https?://[^\s]+$", publish["base_url"]):
+            raise doc.error("'publish.base_url' must be an http(s) URL", "publish", "base_url")
+        settings["base_url"] = publish["base_url"].rstrip("/")
+    if "issues_url" in publish:
+        if "{id}" not in publish["issues_url"]:
+            raise doc.error("'publish.issues_url' must contain {id}, e.g. https://forum.example.org/t/{id}",
+                            "publish", "issues_url")
+        settings["issues_url"] = publish["issues_url"]
+    if "romtype" in publish:
+        settings["romtype"] = publish["romtype"]
+    return settings

@@ -288,8 +288,12 @@ def test_make_demo_output_shows_applied_overlays_per_device(run, workspace: Path
     assert "overlays: call-answer-time 1.2, flashlight-tile 1.0, notification-led 1.0" in result.output
     assert "[cepheus] overlay flashlight-tile 1.0" in result.output
     assert "[cepheus]   rro com.android.systemui -> /product/overlay/" in result.output
-    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
-    assert "romforge build $$d" in makefile  # make demo runs this very command per device
+    # make demo runs the weekly train, which names each device's overlays in its log
+    weekly = run("weekly", "--week", "2026-W50", "--devices", "cepheus", "--keep-deltas", "0", cwd=workspace)
+    assert weekly.exit_code == 0, weekly.output
+    assert "[cepheus]   overlays: call-answer-time 1.2, flashlight-tile 1.0, notification-led 1.0" in weekly.output
+    demo = (Path(__file__).resolve().parent.parent / "examples/demo.sh").read_text()
+    assert '"$ROMFORGE" weekly' in demo
 
 
 @pytest.mark.parametrize("dev,skipped", [("rosy", "notification-led"), ("cepheus", None)])

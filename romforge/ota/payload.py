@@ -19,6 +19,7 @@ import hashlib
 import lzma
 import os
 import struct
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,9 +226,12 @@ def full_operations(image: Path, *, jobs: int | None = None) -> list[Operation]:
 
 
 def parallel_map(fn, items: list, *, jobs: int | None = None) -> list:
-    """map over a process pool (both cores), in order; small jobs stay in this process."""
-    workers = jobs or os.cpu_count() or 1
-    if workers <= 1 or len(items) <= 1:
+    """map over a process pool (both cores), in order; small jobs stay in this process.
+
+    ROMFORGE_JOBS caps the processes (the weekly train sets 1 when it already runs devices in
+    parallel); a daemonic process (a dask worker) may not start children, so it maps in place."""
+    workers = jobs or int(os.environ.get("ROMFORGE_JOBS", "0") or 0) or os.cpu_count() or 1
+    if workers <= 1 or len(items) <= 1 or multiprocessing.current_process().daemon:
         return [fn(item) for item in items]
     with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8))))

@@ -1,0 +1,152 @@
+"""What phones and people read: the updater index (LineageOS Updater's JSON) and a static site.
+
+Both are made from the release store alone (every releases/<device>/<version>/release.json),
+so they can be regenerated at any time and always agree with the files on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from romforge.errors import ToolMissingError
+from romforge.workspace import Workspace
+
+SITE = "site"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars")
+
+
+@dataclass
+class Release:
+    device: str
+    version: str
+    data: dict
+    notes_html: str
+
+    @property
+    def full(self) -> dict | None:
+        return self.data.get("artifacts", {}).get("ota-full.zip")
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(x) if x.isdigit() else x for x in version.split("."))
+
+
+def collect(store: Path) -> dict[str, list[Release]]:
+    """device → releases, newest first, from the release.json files on disk."""
+    devices: dict[str, list[Release]] = {}
+    if not store.is_dir():
+        return devices
+    for device_dir in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if device_dir.name == SITE:
+            continue
+        releases = []
+        for rel in device_dir.iterdir():
+            meta = rel / "release.json"
+            if rel.name.startswith(".") or not meta.is_file():
+                continue
+            data = json.loads(meta.read_text())
+            notes = rel / data.get("notes", {}).get("html", "changelog.html")
+            releases.append(Release(device_dir.name, data["version"], data,
+                                    notes.read_text(encoding="utf-8") if notes.is_file() else ""))
+        if releases:
+            devices[device_dir.name] = sorted(releases, key=lambda r: _version_key(r.version), reverse=True)
+    return devices
+
+
+def updater_index(ws: Workspace, releases: list[Release]) -> dict:
+    """LineageOS Updater's shape: {"response": [{datetime, filename, id, romtype, size, url, version}]}."""
+    entries = []
+    for r in releases:
+        base = f"{ws.base_url}/{r.device}/{r.version}"
+        stem = f"{ws.rom_name.lower().replace(' ', '-')}-{r.version}-{r.device}"
+        if r.full:
+            entries.append({"datetime": r.data["datetime"], "filename": f"{stem}-full.zip", "id": r.full["sha256"],
+                            "romtype": ws.romtype, "size": r.full["size"], "url": f"{base}/ota-full.zip",
+                            "version": r.version})
+        for delta in r.data.get("deltas", []):
+            entries.append({"datetime": r.data["datetime"], "filename": f"{stem}-from-{delta['from']}.zip",
+                            "id": delta["sha256"], "romtype": ws.romtype, "size": delta["size"],
+                            "url": f"{base}/{delta['file']}", "version": r.version,
+                            "source_version": delta["from"], "incremental": True})
+    return {"response": entries}
+
+
+def human_size(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("romforge", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["size"] = human_size
+    return env
+
+
+def publish(ws: Workspace) -> Path:
+    """Rewrite releases/site/ (index.html, <device>.html, api/<device>.json) from the store."""
+    store = ws.releases
+    devices = collect(store)
+    store.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".site.partial-", dir=store))
+    try:
+        (tmp / "api").mkdir()
+        env = _env()
+        for device, releases in devices.items():
+            index = updater_index(ws, releases)
+            (tmp / "api" / f"{device}.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+            page = env.get_template("site_device.html.j2").render(rom=ws.rom_name, device=device,
+                                                                  releases=releases)
+            (tmp / f"{device}.html").write_text(page, encoding="utf-8")
+        (tmp / "index.html").write_text(env.get_template("site_index.html.j2").render(
+            rom=ws.rom_name, devices=devices), encoding="utf-8")
+        final = store / SITE
+        old = None
+        if final.exists():
+            old = store / f".site.old-{os.getpid()}"
+            os.rename(final, old)
+        os.rename(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return store / SITE
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ToolMissingError("chromium", "chromium")
+
+
+def _run_chromium(args: list[str]) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="romforge-chromium-") as profile:
+        return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=120)
+
+
+def screenshot(page: Path, out: Path, *, width: int = 1280, height: int = 1400) -> Path:
+    """A PNG of a site page as headless Chromium renders it."""
+    out = Path(out).resolve()
+    _run_chromium([f"--screenshot={out}", f"--window-size={width},{height}", Path(page).resolve().as_uri()])
+    if not out.is_file():
+        from romforge.errors import ToolFailedError
+
+        raise ToolFailedError(f"chromium wrote no screenshot of {page}")
+    return out
+
+
+def rendered_dom(page: Path) -> str:
+    """The DOM after Chromium loaded the page (what a visitor's browser builds)."""
+    return _run_chromium(["--dump-dom", Path(page).resolve().as_uri()]).stdout
