@@ -10,37 +10,43 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from romforge.errors import InputError
+from romforge.errors import InputError, RomforgeError
 
 MAX_TEXT_BYTES = 4 << 20
+
+
+def read_limited(path: Path, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
+                 allow_symlink: bool = False) -> bytes:
+    """The bytes of a file a person gave us, or one `error` naming it: missing, a directory,
+    too large, unreadable (or a symlink, unless allowed)."""
+    try:
+        if path.is_symlink() and not allow_symlink:
+            raise error("is a symlink; give the file itself", file=shown)
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"file is {size} bytes, over the {max_bytes}-byte limit", file=shown)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise error("file not found", file=shown) from None
+    except IsADirectoryError:
+        raise error("is a directory, expected a file", file=shown) from None
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", file=shown) from None
 
 
 def read_text(path: Path, *, shown: str | None = None, max_bytes: int = MAX_TEXT_BYTES) -> str:
     """UTF-8 text (a BOM is allowed), size-capped, never following a symlink out of place."""
     where = shown or str(path)
-    try:
-        if path.is_symlink():
-            raise InputError("is a symlink; give the file itself", file=where)
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"file is {size} bytes, over the {max_bytes}-byte limit", file=where)
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", file=where) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", file=where) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=where) from None
-    return decode_text(data, shown=where)
+    return decode_text(read_limited(path, shown=where, max_bytes=max_bytes), shown=where)
 
 
-def decode_text(data: bytes, *, shown: str) -> str:
+def decode_text(data: bytes, *, shown: str, error: type[RomforgeError] = InputError) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
-                         file=shown, line=line) from None
+        raise error(f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+                    file=shown, line=line) from None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from romforge.errors import ConfigError
+from romforge.safeio import decode_text, read_limited
 
 MAX_TOML_BYTES = 1 << 20  # inputs are hand-written; anything bigger is a mistake
 
@@ -113,22 +114,8 @@ def _scan_lines(text: str) -> dict[tuple[str, ...], int]:
 def load_toml(path: Path, *, display: str | None = None) -> TomlDoc:
     """Read a TOML file or raise ConfigError naming the file and line."""
     shown = display or str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_TOML_BYTES:
-            raise ConfigError(f"file is {size} bytes; TOML inputs are limited to {MAX_TOML_BYTES}", file=shown)
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=shown) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, expected a TOML file", file=shown) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=shown) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError("not valid UTF-8", file=shown, line=line) from None
+    raw = read_limited(path, shown=shown, max_bytes=MAX_TOML_BYTES, error=ConfigError, allow_symlink=True)
+    text = decode_text(raw, shown=shown, error=ConfigError)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
