@@ -619,6 +619,11 @@ def _open_zip(path: Path) -> RomTree:
         parts = clean.split("/")
         for i in range(1, len(parts)):
             kinds.setdefault("/".join(parts[:i]), DIR)
+    for name in kinds:  # a file or symlink may not stand where a directory must be: no writing through links
+        parent = name.rpartition("/")[0]
+        if parent and kinds[parent] != DIR:
+            raise InputError(f"unsafe archive entry: {name!r} lies below {parent!r}, which is a "
+                             f"{kinds[parent]}, not a directory", file=path)
     tree = RomTree(_ZipStore(path, zf, names), {}, {}, name=path.name)
 
     def read(tf_path: str) -> bytes | None:

@@ -155,3 +155,18 @@ def test_missing_base_and_non_rom_inputs(tmp_path: Path) -> None:
     junk.write_bytes(b"not a zip")
     with pytest.raises(InputError):
         RomTree.open(junk)
+
+
+def test_zip_entry_below_a_symlink_is_rejected(tmp_path: Path) -> None:
+    """SYSTEM/etc is a symlink to /etc; SYSTEM/etc/passwd would be written through it when materialized."""
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("SYSTEM/build.prop", "a=1\n")
+        link = zipfile.ZipInfo("SYSTEM/etc")
+        link.create_system = 3
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc")
+        zf.writestr("SYSTEM/etc/passwd", "root::0:0")
+    with pytest.raises(InputError) as err:
+        RomTree.open(path)
+    assert "lies below 'SYSTEM/etc', which is a symlink" in err.value.message
