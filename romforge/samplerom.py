@@ -252,14 +252,14 @@ def _build_prop(spec: SampleSpec, partition: str) -> bytes:
         ]
     elif partition == "vendor":
         lines += [
-            f"ro.vendor.build.security_patch=2025-11-01",
+            "ro.vendor.build.security_patch=2025-11-01",
             f"ro.product.board={spec.device}",
-            f"ro.board.platform=msmnile",
-            f"ro.hardware.egl=adreno",
+            "ro.board.platform=msmnile",
+            "ro.hardware.egl=adreno",
             f"ro.sf.lcd_density={spec.density}",
-            f"ro.vendor.qti.va_aosp.support=1",
+            "ro.vendor.qti.va_aosp.support=1",
             "persist.vendor.radio.enableadvancedscan=true",
-            f"ro.boot.dynamic_partitions=true",
+            "ro.boot.dynamic_partitions=true",
             f"ro.build.ab_update={'true' if spec.ab else 'false'}",
         ]
     elif partition == "product":
@@ -271,7 +271,7 @@ def _build_prop(spec: SampleSpec, partition: str) -> bytes:
             "ro.setupwizard.mode=OPTIONAL",
         ]
     elif partition == "odm":
-        lines += [f"ro.vendor.qti.sys.fw.bg_apps_limit=32", "persist.vendor.camera.privapp.list=com.android.camera"]
+        lines += ["ro.vendor.qti.sys.fw.bg_apps_limit=32", "persist.vendor.camera.privapp.list=com.android.camera"]
     return ("\n".join(lines).lstrip("\n") + "\n").encode()
 
 

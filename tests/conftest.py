@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from romforge.cli import cli
-from romforge.samplerom import SampleSpec, generate
+from romforge.samplerom import generate
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ROMFORGE_SHARED", REPO.parent / "shared")) / "android-samples"

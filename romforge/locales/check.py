@@ -20,7 +20,7 @@ from babel import Locale, UnknownLocaleError
 
 from romforge.errors import InputError, shown_path
 from romforge.locales.pack import LocalePack, LocaleTag, tag_from_qualifier
-from romforge.locales.resxml import (ARRAY, KNOWN_MARKUP, PLURALS, STRING, ResFinding, Resource, Value,
+from romforge.locales.resxml import (KNOWN_MARKUP, PLURALS, STRING, ResFinding, Resource, Value,
                                      ValuesFile, read_values)
 from romforge.safeio import read_text
 from romforge.xmlsafe import MAX_XML_BYTES, XmlSyntaxError
