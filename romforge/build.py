@@ -25,7 +25,7 @@ from romforge.profile import DeviceProfile, load_profile
 from romforge.progress import NullProgress, Progress
 from romforge.releases import (BUILD_INFO, check_store, check_version, read_build_info, release_dir,
                                release_slot)
-from romforge.tree import RomTree, stage, write_target_files
+from romforge.tree import RomTree, sha256_file, stage, write_target_files
 from romforge.workspace import Workspace
 
 TARGET_FILES = "target-files.zip"
@@ -151,14 +151,6 @@ def plan_stamps(ws: Workspace, profile: DeviceProfile, base: RomTree, version: s
     return stamps, fingerprint
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
     """Resolve and check every input; raises RomforgeError and writes nothing."""
     check_version(request.version)
@@ -182,7 +174,7 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
     inputs = {
         "profile": {
             "chain": list(profile.chain),
-            "files": {p.name: _sha256_file(p) for p in profile.files},
+            "files": {p.name: sha256_file(p) for p in profile.files},
             "resolved_sha256": hashlib.sha256(profile.digest_source()).hexdigest(),
         },
         "base_rom": {"name": base.name, "sha256": base.content_digest()},
@@ -200,7 +192,7 @@ def plan(ws: Workspace, request: BuildRequest) -> BuildPlan:
 
     ota_key = resolve_key(ws, profile)
     if ota_key is not None:
-        inputs["ota_key"] = {"certificate_sha256": _sha256_file(ota_key.cert)}
+        inputs["ota_key"] = {"certificate_sha256": sha256_file(ota_key.cert)}
     return BuildPlan(ws, profile, request.version, base, build_utc, date_source, store,
                      release_dir(store, profile.profile, request.version), stamps, inputs, fingerprint,
                      credits=credits, overlays=overlays, locales=locales, ota_key=ota_key)
@@ -282,7 +274,7 @@ def package(p: BuildPlan, tree: RomTree, out: Path, findings: list[Finding], pro
         "changed_files": [name for name in tree.changed_files()],
         "warnings": [f.format() for f in findings if f.severity == "warning"],
         "outputs": {TARGET_FILES: {"size": (out / TARGET_FILES).stat().st_size,
-                                   "sha256": _sha256_file(out / TARGET_FILES)}},
+                                   "sha256": sha256_file(out / TARGET_FILES)}},
     }
     if p.credits is not None:
         info["credits"] = p.credits.summary()

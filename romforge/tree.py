@@ -465,11 +465,14 @@ class RomTree:
 
 
 def _sha256_stream(f: BinaryIO) -> str:
-    h = hashlib.sha256()
     with f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks: the one place romforge hashes artifacts."""
+    with open(path, "rb") as f:
+        return _sha256_stream(f)
 
 
 def _atomic_write(target: str, data: bytes) -> None:

@@ -23,6 +23,7 @@ from romforge.build import BuildPlan, BuildRequest, build, plan
 from romforge.changelog import commits_since, head_commit, notes_for_device, render
 from romforge.errors import ConfigError, ReleaseError, RomforgeError
 from romforge.profile import buildable_names, find_profiles, load_profile
+from romforge.tree import sha256_file
 from romforge.releases import BUILD_INFO, PARTIAL_MARK, read_build_info, release_dir
 from romforge.workspace import Workspace, load_workspace
 
@@ -127,13 +128,7 @@ class DeviceOutcome:
 
 
 def _artifact(path: Path) -> dict:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return {"size": path.stat().st_size, "sha256": h.hexdigest()}
+    return {"size": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def choose_version(ws: Workspace, device: str, year: int, week: int, date: str) -> tuple[Version, bool]:
@@ -191,9 +186,9 @@ def release_device(job: DeviceJob) -> DeviceOutcome:
                 name = f"ota-from-{source_version}.zip"
                 write_delta(p, source_dir, out, out / name)
                 deltas.append({"from": str(source_version), "file": name, **_artifact(out / name)})
-            artifacts = {f.name: _artifact(f) for f in sorted(out.iterdir())
-                         if f.is_file() and f.suffix == ".zip" and not f.name.startswith("ota-from-")}
-            artifacts.update({f"images/{f.name}": _artifact(f) for f in sorted((out / "images").glob("*.img"))})
+            # the build already hashed target-files, images and ota-full.zip
+            artifacts = {name: {"size": o["size"], "sha256": o["sha256"]}
+                         for name, o in sorted(info["outputs"].items())}
             release = {
                 "schema": 1,
                 "device": p.profile.profile,

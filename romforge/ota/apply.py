@@ -26,6 +26,7 @@ from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file
 from romforge.ota.payload import (BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, SUPPORTED_DELTA_MINORS, Op, Payload,
                                   bspatch, parse_payload, parse_signatures)
+from romforge.tree import sha256_file
 
 FULL_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ}
 DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.ZERO}
@@ -324,11 +325,6 @@ def operation_output(op, blob: bytes, source) -> bytes:
     return out + b"\0" * (size - len(out))
 
 
-def _sha256_path(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").digest()
-
-
 def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, public=None) -> OtaReport:
     """Verify, then write out_dir/<partition>.img for every partition of the payload."""
     pkg = open_ota_package(Path(path))
@@ -344,7 +340,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
                 if not image.is_file():
                     raise _fail(pkg, f"source image {image} is missing")
                 if image.stat().st_size != part.old_partition_info.size or \
-                        _sha256_path(image) != part.old_partition_info.hash:
+                        bytes.fromhex(sha256_file(image)) != part.old_partition_info.hash:
                     raise _fail(pkg, f"wrong source: {image} is not the {part.partition_name} image this incremental "
                                      f"OTA updates (size or SHA-256 differ)",
                                 hint=f"it needs pre-build {pkg.metadata_text.get('pre-build', '?')}")
@@ -383,7 +379,7 @@ def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source
     finally:
         if src is not None:
             src.close()
-    if _sha256_path(temp) != part.new_partition_info.hash:
+    if bytes.fromhex(sha256_file(temp)) != part.new_partition_info.hash:
         raise _fail(pkg, f"{part.partition_name}: the applied image does not match new_partition_info's SHA-256")
 
 

@@ -15,7 +15,6 @@ to one partly filled block per file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from romforge.errors import InputError, ToolFailedError, ToolMissingError
-from romforge.tree import DIR, FILE, SYMLINK, RomTree
+from romforge.tree import DIR, FILE, SYMLINK, RomTree, sha256_file
 
 BLOCK_SIZE = 4096
 IMAGE_EPOCH = 1230768000  # 2009-01-01 00:00:00 UTC, the date releasetools stamps on zip entries
@@ -70,11 +69,6 @@ def capability_xattr(capabilities: int) -> bytes:
     """struct vfs_cap_data (revision 2), as AOSP's fs_config writes it: permitted + effective."""
     return struct.pack("<IIIII", VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE,
                        capabilities & 0xFFFFFFFF, 0, capabilities >> 32, 0)
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _stage_partition(tree: RomTree, partition: str, root: Path) -> list[list]:
