@@ -343,18 +343,20 @@ def _mib(size: int | None) -> str:
 @click.option("--date", default=None, help="A date in the week to release (YYYY-MM-DD), instead of --week.")
 @click.option("--keep-deltas", type=click.IntRange(min=0, max=52), default=2, show_default=True,
               help="Incremental OTAs from this many earlier releases of each device.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1, max=64), default=1, show_default=True,
-              help="Devices built in parallel on this machine.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=64), default=None,
+              help="Cores the run may use [default: all]: that many devices are built side by side, and "
+                   "a build compresses on the cores idle workers leave. --jobs 1 is one core.")
 @click.option("--executor", default="local", show_default=True, help="'local' or dask://HOST:PORT.")
 @workspace_option
 @json_option
-def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, jobs: int, executor: str,
+def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, jobs: int | None, executor: str,
            workspace: Path | None, as_json: bool) -> None:
     """Release every device for one ISO week: builds, OTAs, notes, updater index, site."""
     from romforge.weekly import run_weekly
     from romforge.workspace import load_workspace
 
     ws = load_workspace(workspace)
+    jobs = jobs or os.cpu_count() or 1
     quiet = as_json
 
     def done(o) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
+import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from romforge import jobserver, runcache
 from romforge.build import BuildPlan, BuildRequest, build, plan
 from romforge.changelog import commits_since, head_commit, notes_for_device, render
 from romforge.errors import ConfigError, ReleaseError, RomforgeError
@@ -111,6 +112,7 @@ class DeviceJob:
     year: int
     week: int
     keep_deltas: int
+    run_cache: str | None = None  # the run's shared results (runcache), for local runs
 
 
 @dataclass
@@ -260,21 +262,24 @@ def select_devices(ws: Workspace, devices: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _one_core_each() -> None:
-    """Devices already run side by side: each build keeps to one process."""
-    os.environ["ROMFORGE_JOBS"] = "1"
+def _release_holding_a_core(job: DeviceJob) -> DeviceOutcome:
+    with jobserver.running(), runcache.using(Path(job.run_cache) if job.run_cache else None):
+        return release_device(job)
 
 
-def _run_local(jobs: list[DeviceJob], workers: int, done: Callable[[DeviceOutcome], None]) -> list[DeviceOutcome]:
-    if workers <= 1 or len(jobs) <= 1:
-        results = []
-        for job in jobs:
-            results.append(release_device(job))
-            done(results[-1])
-        return results
+def _run_local(jobs: list[DeviceJob], cores: int, done: Callable[[DeviceOutcome], None]) -> list[DeviceOutcome]:
+    """Devices on a pool of `cores` processes; the run never uses more than `cores` cores at once
+    (jobserver): a build compresses on the cores idle workers leave."""
     results = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=_one_core_each) as pool:
-        futures = {pool.submit(release_device, job): job for job in jobs}
+    if cores <= 1 or len(jobs) <= 1:
+        with jobserver.budget_of(cores):
+            for job in jobs:
+                results.append(_release_holding_a_core(job))
+                done(results[-1])
+        return results
+    budget = jobserver.new_budget(cores)
+    with ProcessPoolExecutor(max_workers=cores, initializer=jobserver.join, initargs=(budget,)) as pool:
+        futures = {pool.submit(_release_holding_a_core, job): job for job in jobs}
         for future in as_completed(futures):
             try:
                 outcome = future.result()
@@ -329,11 +334,13 @@ def run_weekly(ws: Workspace, *, devices: str = "all", week: str | None = None, 
                           hint=f"known: {', '.join(buildable_names(ws.profile_dirs))}")
     if keep_deltas < 0:
         raise ConfigError("--keep-deltas must be 0 or more")
-    job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas) for name in names]
     callback = done or (lambda outcome: None)
     if executor == "local":
-        outcomes = _run_local(job_list, jobs, callback)
-    elif executor.startswith("dask://"):
+        with tempfile.TemporaryDirectory(prefix="romforge-run-cache-") as cache:
+            job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas, cache) for name in names]
+            outcomes = _run_local(job_list, jobs, callback)
+    elif executor.startswith("dask://"):  # workers may be other machines: no shared run cache
+        job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas) for name in names]
         outcomes = _run_dask(job_list, "tcp://" + executor[len("dask://"):], callback)
     else:
         raise ConfigError(f"--executor {executor!r}: use 'local' or 'dask://HOST:PORT'")

@@ -174,3 +174,25 @@ def test_a_payload_naming_a_partition_outside_the_output_is_refused(run, tmp_pat
     assert result.exit_code == 1
     assert "is not a plain partition name" in result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "escaped.img").exists()
+
+
+def test_full_chunks_take_the_smallest_form_and_decompress_with_xz_and_bzip2(tmp_path: Path) -> None:
+    """Text packs best with xz; data xz hardly shrinks is where bzip2 is tried (and wins here);
+    random bytes stay REPLACE. The command-line tools read the operations back."""
+    import random
+
+    from romforge.ota.payload import BLOCK_SIZE, FULL_CHUNK_BLOCKS, Op, full_operations
+
+    size = FULL_CHUNK_BLOCKS * BLOCK_SIZE
+    rng = random.Random(7)
+    text = "".join(f"ro.product.property.{i}=value {i}\n" for i in range(size // 20)).encode()[:size]
+    symbols = bytes(rng.randrange(128) for _ in range(size))  # xz keeps ~89 %, bzip2 ~88 %
+    noise = rng.randbytes(size)
+    image = tmp_path / "odm.img"
+    image.write_bytes(text + symbols + noise)
+    ops = full_operations(image, jobs=1)
+    assert [op.type for op in ops] == [Op.REPLACE_XZ, Op.REPLACE_BZ, Op.REPLACE]
+    tool = {Op.REPLACE_XZ: ["xz", "-dc"], Op.REPLACE_BZ: ["bzip2", "-dc"]}
+    for op, expected in zip(ops[:2], (text, symbols)):
+        assert subprocess.run(tool[op.type], input=op.data, capture_output=True, check=True).stdout == expected
+    assert ops[2].data == noise

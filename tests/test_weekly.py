@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -169,12 +170,26 @@ def test_unknown_device_stops_before_any_build(git_workspace: Path, run) -> None
     assert not (git_workspace / "releases").exists()
 
 
-def test_dask_cluster_and_a_fresh_clone_give_the_same_artifacts(git_workspace: Path, tmp_path: Path) -> None:
+def test_dask_cluster_and_a_fresh_clone_give_the_same_artifacts(git_workspace: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also: the local run shares RROs and compressed chunks through its run cache and a dask run
+    shares nothing, so equal bytes show the sharing changes nothing; the cache goes with the run."""
     from distributed import LocalCluster
 
     local_ws = tmp_path / "clone"  # a fresh clone of the workspace: same week, same bytes
     subprocess.run(["git", "clone", "-q", str(git_workspace), str(local_ws)], check=True)
-    local = run_weekly(load_workspace(local_ws), week="2026-W48", keep_deltas=0, jobs=2)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    shared: list[str] = []
+
+    def cached(outcome) -> None:
+        shared.extend(p.name.split("-")[0] for p in (tmp_path / "tmp").glob("romforge-run-cache-*/*/*")
+                      if not p.name.endswith((".lock", ".tmp")))
+
+    local = run_weekly(load_workspace(local_ws), week="2026-W48", keep_deltas=0, jobs=2, done=cached)
+    assert {"replace", "locale", "overlay", "t9"} <= set(shared)
+    assert list((tmp_path / "tmp").iterdir()) == []
+    monkeypatch.undo()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         remote = run_weekly(load_workspace(git_workspace), week="2026-W48", keep_deltas=0, executor=address)

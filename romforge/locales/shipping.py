@@ -7,15 +7,16 @@ pack's version and content hash (through the plan's inputs).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
+from romforge import jobserver, runcache
 from romforge.errors import CheckFailed, ConfigError
 from romforge.locales.check import check_pack, errors_in, summary
 from romforge.locales.keypad import Keypad
@@ -82,9 +83,9 @@ def plan_locales(workspace_root: Path, profile: DeviceProfile, base: RomTree,
             raise CheckFailed(f"locale pack {locale}: {summary(findings)}; nothing was built", findings)
         plan.warnings += [f for f in findings]
         plan.packs.append(pack)
-        data = t9_data(pack)
-        if data is not None:
-            plan.extra_files[t9_data_path(pack.locale)] = t9file.to_bytes(data)
+        [t9] = runcache.make_all([(f"t9-{pack.locale}-{pack.sha256}", functools.partial(_t9_bytes, pack))])
+        if t9:
+            plan.extra_files[t9_data_path(pack.locale)] = t9
     return plan
 
 
@@ -102,16 +103,21 @@ def t9_data(pack: LocalePack) -> PinyinData | None:
     return None
 
 
-_RRO_CACHE: dict[str, bytes] = {}
+def _t9_bytes(pack: LocalePack) -> bytes:
+    """The pack's T9 data file; empty when the pack has none."""
+    data = t9_data(pack)
+    return t9file.to_bytes(data) if data is not None else b""
 
 
-def _rro_bytes(pack: LocalePack, target: str) -> bytes:
+def _rro(pack: LocalePack, target: str) -> tuple[str, Callable[[], bytes]]:
+    """(key of its inputs, how to build it) of the pack's RRO for one app."""
     package = overlay_name(pack, target)[1]
     files = pack.files_for(target)
-    key = hashlib.sha256("\0".join([package, target, pack.qualifier, pack.version] +
-                                   [f"{f.path.name}:{hashlib.sha256(f.path.read_bytes()).hexdigest()}"
-                                    for f in files]).encode()).hexdigest()
-    if key not in _RRO_CACHE:
+    key = "locale-rro-" + hashlib.sha256("\0".join(
+        [package, target, pack.qualifier, pack.version] +
+        [f"{f.path.name}:{hashlib.sha256(f.path.read_bytes()).hexdigest()}" for f in files]).encode()).hexdigest()
+
+    def make() -> bytes:
         with tempfile.TemporaryDirectory(prefix="romforge-locale-rro-") as tmp:
             values = Path(tmp, "res", f"values-{pack.qualifier}")
             values.mkdir(parents=True)
@@ -120,15 +126,16 @@ def _rro_bytes(pack: LocalePack, target: str) -> bytes:
             out = Path(tmp, "overlay.apk")
             build_rro(Path(tmp, "res"), out, package=package, target_package=target, priority=OVERLAY_PRIORITY,
                       version_name=pack.version)
-            _RRO_CACHE[key] = out.read_bytes()
-    return _RRO_CACHE[key]
+            return out.read_bytes()
+
+    return key, make
 
 
 def apply_locales(plan: LocalesPlan, tree: RomTree) -> list[str]:
     """Write the packs' overlays, T9 data and locale props into the staged tree; returns the paths written."""
     jobs = [(pack, target) for pack in plan.packs for target in pack.targets]
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
-        built = list(pool.map(lambda job: _rro_bytes(*job), jobs))
+    with jobserver.borrow(len(jobs)) as cores:  # aapt2 and apksigner runs
+        built = runcache.make_all([_rro(*job) for job in jobs], threads=cores)
     written = []
     for (pack, target), data in zip(jobs, built):
         path = overlay_name(pack, target)[0]

@@ -21,6 +21,7 @@ from romforge.ota.keys import OtaKey
 from romforge.ota.package import BuildState, OtaMetadata, write_ota_package
 from romforge.ota.payload import (DELTA_MINOR_VERSION, FULL_MINOR_VERSION, DynamicGroup, PartitionPlan,
                                   PayloadInfo, full_operations, write_payload)
+from romforge import runcache
 from romforge.progress import NullProgress, Progress
 from romforge.tree import TF_DIRS, RomTree, image_name, sha256_file
 
@@ -106,7 +107,9 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
               old_images: Mapping[str, Path] | None = None, old_state: BuildState | None = None,
               groups: list[DynamicGroup] | None = None, snapshot: bool = False, workdir: Path,
               progress: Progress | None = None) -> OtaResult:
-    """Payload from images (full, or incremental when old images are given), then the signed zip."""
+    """Payload from images (full, or incremental when old images are given), then the signed zip.
+
+    In a weekly run, compressed full-OTA chunks are shared with its other builds (runcache)."""
     progress = progress or NullProgress()
     names = tuple(new_images)
     if old_images is not None and set(old_images) != set(new_images):
@@ -117,7 +120,7 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
         new = Path(new_images[name])
         progress.step(f"{'diff' if old_images else 'compress'} {name}")
         if old_images is None:
-            operations = full_operations(new)
+            operations = full_operations(new, cache=runcache.active())
             old_size = old_sha = None
         else:
             old = Path(old_images[name])

@@ -17,17 +17,17 @@ import base64
 import bz2
 import hashlib
 import lzma
-import os
 import struct
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
+from romforge import jobserver
 from romforge.errors import InputError
 from romforge.ota.keys import SIGNATURE_SIZE, OtaKey
 from romforge.ota.proto import update_metadata_pb2 as um
+from romforge.runcache import RunCache
 
 MAGIC = b"CrAU"
 MAJOR_VERSION = 2
@@ -194,10 +194,14 @@ def xz(data: bytes) -> bytes:
 
 
 def best_replace(data: bytes, *, try_bz2: bool = True) -> tuple[int, bytes]:
-    """REPLACE, REPLACE_XZ or REPLACE_BZ, whichever is smallest (compressed data must be smaller)."""
+    """REPLACE, REPLACE_XZ or REPLACE_BZ, whichever is smallest (compressed data must be smaller).
+
+    bzip2 is tried only where xz left more than 3/4: where it wins on images it is on data xz
+    can hardly shrink (README, payload.py section, has the measurement)."""
     best = (Op.REPLACE, data)
-    candidates = [(Op.REPLACE_XZ, xz(data))]
-    if try_bz2:
+    packed = xz(data)
+    candidates = [(Op.REPLACE_XZ, packed)]
+    if try_bz2 and len(packed) * 4 > len(data) * 3:
         candidates.append((Op.REPLACE_BZ, bz2.compress(data, 9)))
     for kind, packed in candidates:
         if len(packed) < len(best[1]):
@@ -205,36 +209,58 @@ def best_replace(data: bytes, *, try_bz2: bool = True) -> tuple[int, bytes]:
     return best
 
 
-def _full_chunk(args: tuple[str, int, int]) -> tuple[int, bytes]:
-    path, start, count = args
+def _read_blocks(path: str, start: int, count: int) -> bytes:
     with open(path, "rb") as f:
         f.seek(start * BLOCK_SIZE)
-        data = f.read(count * BLOCK_SIZE)
-    return best_replace(data)
+        return f.read(count * BLOCK_SIZE)
 
 
-def full_operations(image: Path, *, jobs: int | None = None) -> list[Operation]:
-    """Every block of the image written exactly once, in 2 MiB REPLACE* chunks."""
+def _full_chunk(args: tuple[str, int, int, RunCache | None, bool]) -> tuple[int, bytes] | None:
+    """A chunk's REPLACE* operation; with a run's cache, None when another build is compressing
+    the same chunk right now (unless `wait`: then wait for it and take its result)."""
+    path, start, count, cache, wait = args
+    data = _read_blocks(path, start, count)
+    if cache is None:
+        return best_replace(data)
+
+    def make() -> bytes:
+        kind, packed = best_replace(data)
+        return bytes([kind]) + packed
+
+    key = "replace-" + hashlib.sha256(data).hexdigest()
+    value = cache.make(key, make, wait=wait)
+    return None if value is None else (value[0], value[1:])
+
+
+def full_operations(image: Path, *, jobs: int | None = None, cache: RunCache | None = None) -> list[Operation]:
+    """Every block of the image written exactly once, in 2 MiB REPLACE* chunks.
+
+    With a run's `cache`, chunks another device already compressed are taken from it, and
+    chunks another device is compressing right now are done last."""
     size = image.stat().st_size
     if size % BLOCK_SIZE:
         raise InputError(f"image size {size} is not a multiple of {BLOCK_SIZE}", file=image)
     blocks = size // BLOCK_SIZE
-    chunks = [(str(image), start, min(FULL_CHUNK_BLOCKS, blocks - start))
+    chunks = [(str(image), start, min(FULL_CHUNK_BLOCKS, blocks - start), cache, False)
               for start in range(0, blocks, FULL_CHUNK_BLOCKS)]
     results = parallel_map(_full_chunk, chunks, jobs=jobs)
-    return [Operation(kind, [(start, count)], data=data) for (_, start, count), (kind, data) in zip(chunks, results)]
+    later = [i for i, result in enumerate(results) if result is None]
+    for i, result in zip(later, parallel_map(_full_chunk, [chunks[i][:4] + (True,) for i in later], jobs=jobs)):
+        results[i] = result
+    return [Operation(kind, [(start, count)], data=data)
+            for (_, start, count, _, _), (kind, data) in zip(chunks, results)]
 
 
 def parallel_map(fn, items: list, *, jobs: int | None = None) -> list:
-    """map over a process pool (both cores), in order; small jobs stay in this process.
+    """map over a process pool, in order; one process (this one) when it gets no more cores.
 
-    ROMFORGE_JOBS caps the processes (the weekly train sets 1 when it already runs devices in
-    parallel); a daemonic process (a dask worker) may not start children, so it maps in place."""
-    workers = jobs or int(os.environ.get("ROMFORGE_JOBS", "0") or 0) or os.cpu_count() or 1
-    if workers <= 1 or len(items) <= 1 or multiprocessing.current_process().daemon:
-        return [fn(item) for item in items]
-    with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8))))
+    `jobs` caps the processes; how many it gets is the jobserver's answer (every core for a
+    standalone build, the idle share of a weekly run's --jobs)."""
+    with jobserver.borrow(min(len(items), jobs or len(items))) as workers:
+        if workers <= 1:
+            return [fn(item) for item in items]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8))))
 
 
 # ---- writing ------------------------------------------------------------------------

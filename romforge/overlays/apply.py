@@ -9,6 +9,7 @@ staged tree with the APKs already built.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shutil
@@ -19,6 +20,7 @@ from typing import Callable
 
 from lxml import etree
 
+from romforge import runcache
 from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, ToolFailedError
 from romforge.overlays.patch import failed_hunks, run_patch
 from romforge.overlays.resolve import Resolved, resolve_all
@@ -28,9 +30,6 @@ from romforge.profile import DeviceProfile
 from romforge.rro import SigningKey, build_rro, values_xml
 from romforge.tree import DIR, FILE, FILE_CONTEXTS, SYMLINK, FileMeta, RomTree, default_meta, stage
 from romforge.xmlsafe import parse_xml, serialize_xml
-
-_RRO_CACHE: dict[str, bytes] = {}
-
 
 @dataclass
 class OverlayPlan:
@@ -93,7 +92,7 @@ def _rro_digest(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: Sig
         h.update(part.encode() + b"\0")
     h.update(values)
     h.update(key.pk8.read_bytes() + key.cert.read_bytes())
-    return h.hexdigest()
+    return "overlay-rro-" + h.hexdigest()
 
 
 def build_rros(resolved: Resolved, key: SigningKey) -> tuple[dict[str, bytes], list[RomforgeError]]:
@@ -104,14 +103,12 @@ def build_rros(resolved: Resolved, key: SigningKey) -> tuple[dict[str, bytes], l
         for res in spec.resources:
             values = values_xml([(v.kind, v.name, v.value) for v in res.values]) if res.values else b""
             digest = _rro_digest(spec, res, values, key)
-            if digest not in _RRO_CACHE:
-                try:
-                    _RRO_CACHE[digest] = _link_rro(spec, res, values, key)
-                except RomforgeError as exc:
-                    problems.append(spec.error(f"RRO for {res.target} does not build: {exc.message}", res.line,
-                                               hint="fix the resource values or res/ files named above"))
-                    continue
-            apks[res.package] = _RRO_CACHE[digest]
+            try:
+                [apks[res.package]] = runcache.make_all(
+                    [(digest, functools.partial(_link_rro, spec, res, values, key))])
+            except RomforgeError as exc:
+                problems.append(spec.error(f"RRO for {res.target} does not build: {exc.message}", res.line,
+                                           hint="fix the resource values or res/ files named above"))
     return apks, problems
 
 

@@ -1,0 +1,197 @@
+"""The weekly run's shared results (runcache) and its budget of cores (jobserver)."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from romforge import jobserver, runcache
+from romforge.ota.payload import BLOCK_SIZE, FULL_CHUNK_BLOCKS, Op, full_operations
+from romforge.runcache import RunCache
+
+CHUNK = FULL_CHUNK_BLOCKS * BLOCK_SIZE
+
+
+def _image(path: Path, chunks: int, seed: int) -> Path:
+    """Compressible but distinct chunks: text lines numbered per chunk."""
+    parts = []
+    for c in range(chunks):
+        text = "".join(f"seed {seed} chunk {c} line {i} of the image\n" for i in range(CHUNK // 30))
+        parts.append(text.encode()[:CHUNK].ljust(CHUNK, b"\0"))
+    path.write_bytes(b"".join(parts))
+    return path
+
+
+def _key(data: bytes) -> str:
+    return "replace-" + hashlib.sha256(data).hexdigest()
+
+
+def _ops(ops) -> list[tuple[int, list, bytes]]:
+    return [(op.type, op.dst, op.data) for op in ops]
+
+
+# ---- payload chunks through the run's directory ---------------------------------------
+
+
+def test_full_operations_are_the_same_with_a_run_cache(tmp_path: Path) -> None:
+    image = _image(tmp_path / "system.img", 3, seed=1)
+    cache = RunCache(tmp_path / "cache")
+    plain = full_operations(image, jobs=1)
+    shared = full_operations(image, jobs=1, cache=cache)
+    assert _ops(shared) == _ops(plain)
+    assert all(op.type == Op.REPLACE_XZ for op in plain)
+    data = image.read_bytes()
+    for i in range(3):  # every chunk is now in the directory, under the hash of its blocks
+        entry = cache.get(_key(data[i * CHUNK:(i + 1) * CHUNK]))
+        assert entry is not None and entry[0] == Op.REPLACE_XZ and entry[1:] == plain[i].data
+
+
+def test_a_chunk_another_build_compressed_is_taken_from_the_run_cache(tmp_path: Path) -> None:
+    image = _image(tmp_path / "vendor.img", 2, seed=2)
+    cache = RunCache(tmp_path / "cache")
+    second = image.read_bytes()[CHUNK:]
+    cache.put(_key(second), bytes([Op.REPLACE]) + second)  # what "another device" stored
+    ops = full_operations(image, jobs=1, cache=cache)
+    assert ops[0].type == Op.REPLACE_XZ
+    assert (ops[1].type, ops[1].data) == (Op.REPLACE, second)
+
+
+def test_a_chunk_being_compressed_elsewhere_is_left_for_last(tmp_path: Path) -> None:
+    """While another build holds the first chunk's lock, this build does every other chunk,
+    then waits and takes the other build's result."""
+    image = _image(tmp_path / "product.img", 3, seed=3)
+    data = image.read_bytes()
+    cache = RunCache(tmp_path / "cache")
+    first = data[:CHUNK]
+    lock = cache.claim(_key(first), wait=False)
+    assert lock is not None
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(full_operations(image, jobs=1, cache=cache)))
+    worker.start()
+    try:
+        others = [_key(data[i * CHUNK:(i + 1) * CHUNK]) for i in (1, 2)]
+        deadline = time.monotonic() + 120
+        while not all(cache.get(k) is not None for k in others):  # done while chunk 0 was still locked
+            assert time.monotonic() < deadline, "the build waited for chunk 0 instead of going on"
+            time.sleep(0.05)
+        assert worker.is_alive() and not result
+        cache.put(_key(first), bytes([Op.REPLACE]) + first)
+    finally:
+        cache.release(lock)
+        worker.join(120)
+    [ops] = result
+    assert (ops[0].type, ops[0].data) == (Op.REPLACE, first)
+    assert [op.type for op in ops[1:]] == [Op.REPLACE_XZ, Op.REPLACE_XZ]
+
+
+# ---- make_all: RROs and T9 data ------------------------------------------------------
+
+
+def test_make_all_makes_each_key_once_and_shares_through_the_directory(tmp_path: Path) -> None:
+    made: list[str] = []
+    key = f"test-{uuid.uuid4().hex}"
+
+    def make() -> bytes:
+        made.append(key)
+        return b"value"
+
+    with runcache.using(tmp_path / "run"):
+        assert runcache.make_all([(key, make), (key, make)]) == [b"value", b"value"]
+        assert runcache.make_all([(key, make)]) == [b"value"]
+        assert runcache.active() == RunCache(tmp_path / "run")
+    assert made == [key]  # the second item and the second call were served
+    assert runcache.active() is None
+
+    stored = f"test-{uuid.uuid4().hex}"  # made by a build in another process
+    RunCache(tmp_path / "run").put(stored, b"from another worker")
+
+    def must_not_run() -> bytes:
+        raise AssertionError("made again although the run had it")
+
+    with runcache.using(tmp_path / "run"):
+        assert runcache.make_all([(stored, must_not_run)], threads=2) == [b"from another worker"]
+
+    with runcache.using(tmp_path / "next-run"):  # a later run in this process: memo, shared on
+        assert runcache.make_all([(key, must_not_run)]) == [b"value"]
+    assert RunCache(tmp_path / "next-run").get(key) == b"value"
+
+
+def test_a_failed_make_stores_nothing_and_releases_its_lock(tmp_path: Path) -> None:
+    key = f"test-{uuid.uuid4().hex}"
+
+    def broken() -> bytes:
+        raise ValueError("aapt2 failed")
+
+    with runcache.using(tmp_path / "run"), pytest.raises(ValueError, match="aapt2 failed"):
+        runcache.make_all([(key, broken)])
+    cache = RunCache(tmp_path / "run")
+    assert cache.get(key) is None
+    lock = cache.claim(key, wait=False)
+    assert lock is not None
+    cache.release(lock)
+    leftovers = [p.name for p in (tmp_path / "run").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+# ---- the jobserver ---------------------------------------------------------------------
+
+
+def test_outside_a_run_a_step_gets_the_machine_or_romforge_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROMFORGE_JOBS", "3")
+    with jobserver.borrow(8) as cores:
+        assert cores == 3
+    with jobserver.borrow(2) as cores:
+        assert cores == 2
+    monkeypatch.delenv("ROMFORGE_JOBS")
+    with jobserver.borrow(64) as cores:
+        assert cores == os.cpu_count()
+
+
+def test_jobs_1_is_one_core_and_borrowed_cores_come_back() -> None:
+    with jobserver.budget_of(1), jobserver.running():
+        with jobserver.borrow(8) as cores:
+            assert cores == 1
+    with jobserver.budget_of(3), jobserver.running():
+        with jobserver.borrow(8) as cores:
+            assert cores == 3
+            with jobserver.borrow(8) as nested:
+                assert nested == 1  # every token is out
+        with jobserver.borrow(2) as cores:
+            assert cores == 2
+        with jobserver.borrow(8) as cores:
+            assert cores == 3
+
+
+def _hold_a_core(budget, started, stop) -> None:
+    jobserver.join(budget)
+    with jobserver.running():
+        started.set()
+        stop.wait(60)
+
+
+def test_a_build_borrows_only_the_cores_other_workers_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+    context = multiprocessing.get_context("fork")
+    budget = jobserver.new_budget(2)
+    started, stop = context.Event(), context.Event()
+    other = context.Process(target=_hold_a_core, args=(budget, started, stop))
+    other.start()
+    try:
+        assert started.wait(60)
+        monkeypatch.setattr(jobserver, "_budget", budget)  # this process is the second worker
+        with jobserver.running():
+            with jobserver.borrow(4) as cores:
+                assert cores == 1  # the other device build holds the second core
+            stop.set()
+            other.join(60)
+            with jobserver.borrow(4) as cores:
+                assert cores == 2  # its core is free once it is done
+    finally:
+        stop.set()
+        other.join(60)
