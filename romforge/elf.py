@@ -8,6 +8,7 @@ compiler.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 from dataclasses import dataclass
@@ -292,6 +293,12 @@ def _lib_dir(bits: int) -> str:
     return "lib64" if bits == 64 else "lib"
 
 
+# Facts of ELF files seen before in this process, by content: the devices of a weekly run
+# share most of their libraries with the base ROM, and parsing is most of the check's time.
+_KNOWN_FACTS: dict[bytes, ElfFacts] = {}
+_KNOWN_LIMIT = 200_000
+
+
 def check_elf_tree(tree: "RomTree", abis: tuple[str, ...], page_size: int, *,
                    origins: dict[tuple[str, str], str] | None = None,
                    removed: dict[tuple[str, str], str] | None = None, device: str = "device") -> list[Finding]:
@@ -321,8 +328,14 @@ def check_elf_tree(tree: "RomTree", abis: tuple[str, ...], page_size: int, *,
             if not is_elf(head):
                 continue
             data = head + f.read()
+        digest = hashlib.sha256(data).digest()
         try:
-            facts[(entry.partition, entry.path)] = read_elf(data, source=entry.fs_config_path)
+            known = _KNOWN_FACTS.get(digest)
+            if known is None:
+                known = read_elf(data, source=entry.fs_config_path)
+                if len(_KNOWN_FACTS) < _KNOWN_LIMIT:
+                    _KNOWN_FACTS[digest] = known
+            facts[(entry.partition, entry.path)] = known
         except InputError as exc:
             add("elf-unreadable", entry.partition, entry.path, exc.message)
     # what each directory offers the linker: file name → ELF class

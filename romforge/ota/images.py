@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
+from romforge import jobserver
 from romforge.errors import InputError, ToolFailedError, ToolMissingError
 from romforge.tree import DIR, FILE, SYMLINK, RomTree, sha256_file
 
@@ -158,7 +159,8 @@ def build_image(tree: RomTree, partition: str, fs: str, out: Path, *, workdir: P
 
 def build_images(tree: RomTree, partitions: Mapping[str, str], out_dir: Path, *, workdir: Path,
                  advance: Callable[[int], None] | None = None, jobs: int | None = None) -> dict[str, PartitionImage]:
-    """Every listed partition as out_dir/<partition>.img, two at a time (the tools are single-threaded)."""
+    """Every listed partition as out_dir/<partition>.img, side by side on the cores the jobserver
+    gives (the tools are single-threaded)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
     names = [p for p in tree.partitions() if p in partitions]
@@ -169,8 +171,11 @@ def build_images(tree: RomTree, partitions: Mapping[str, str], out_dir: Path, *,
             advance(1)
         return image
 
-    with ThreadPoolExecutor(max_workers=jobs or min(2, os.cpu_count() or 1)) as pool:
-        return {image.partition: image for image in pool.map(one, names)}
+    with jobserver.borrow(min(len(names), jobs or len(names))) as cores:
+        if cores <= 1:
+            return {image.partition: image for image in map(one, names)}
+        with ThreadPoolExecutor(max_workers=cores) as pool:
+            return {image.partition: image for image in pool.map(one, names)}
 
 
 # ---- reading images back ------------------------------------------------------------
