@@ -346,11 +346,14 @@ def _mib(size: int | None) -> str:
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=64), default=None,
               help="Cores the run may use [default: all]: that many devices are built side by side, and "
                    "a build compresses on the cores idle workers leave. --jobs 1 is one core.")
+@click.option("--parallel-devices", type=click.IntRange(min=1, max=64), default=None,
+              help="Devices built at once [default: --jobs]. Fewer needs less memory and scratch disk; "
+                   "each build then borrows the cores the others leave.")
 @click.option("--executor", default="local", show_default=True, help="'local' or dask://HOST:PORT.")
 @workspace_option
 @json_option
-def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, jobs: int | None, executor: str,
-           workspace: Path | None, as_json: bool) -> None:
+def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, jobs: int | None,
+           parallel_devices: int | None, executor: str, workspace: Path | None, as_json: bool) -> None:
     """Release every device for one ISO week: builds, OTAs, notes, updater index, site."""
     from romforge.weekly import run_weekly
     from romforge.workspace import load_workspace
@@ -373,7 +376,7 @@ def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, j
     if not quiet:
         click.echo(f"weekly: {devices} devices, {jobs} job(s), executor {executor}", err=True)
     result = run_weekly(ws, devices=devices, week=week, date=date, keep_deltas=keep_deltas, jobs=jobs,
-                        executor=executor, done=done)
+                        parallel_devices=parallel_devices, executor=executor, done=done)
     if as_json:
         from dataclasses import asdict
 

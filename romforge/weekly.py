@@ -267,18 +267,19 @@ def _release_holding_a_core(job: DeviceJob) -> DeviceOutcome:
         return release_device(job)
 
 
-def _run_local(jobs: list[DeviceJob], cores: int, done: Callable[[DeviceOutcome], None]) -> list[DeviceOutcome]:
-    """Devices on a pool of `cores` processes; the run never uses more than `cores` cores at once
-    (jobserver): a build compresses on the cores idle workers leave."""
+def _run_local(jobs: list[DeviceJob], cores: int, at_once: int,
+               done: Callable[[DeviceOutcome], None]) -> list[DeviceOutcome]:
+    """Devices on a pool of `at_once` processes; the run never uses more than `cores` cores at once
+    (jobserver): a build compresses on the cores the others leave."""
     results = []
-    if cores <= 1 or len(jobs) <= 1:
+    if at_once <= 1 or len(jobs) <= 1:
         with jobserver.budget_of(cores):
             for job in jobs:
                 results.append(_release_holding_a_core(job))
                 done(results[-1])
         return results
     budget = jobserver.new_budget(cores)
-    with ProcessPoolExecutor(max_workers=cores, initializer=jobserver.join, initargs=(budget,)) as pool:
+    with ProcessPoolExecutor(max_workers=at_once, initializer=jobserver.join, initargs=(budget,)) as pool:
         futures = {pool.submit(_release_holding_a_core, job): job for job in jobs}
         for future in as_completed(futures):
             try:
@@ -320,9 +321,12 @@ def _run_dask(jobs: list[DeviceJob], address: str, done: Callable[[DeviceOutcome
 
 
 def run_weekly(ws: Workspace, *, devices: str = "all", week: str | None = None, date: str | None = None,
-               keep_deltas: int = 2, jobs: int = 1, executor: str = "local",
+               keep_deltas: int = 2, jobs: int = 1, parallel_devices: int | None = None, executor: str = "local",
                done: Callable[[DeviceOutcome], None] | None = None) -> WeeklyResult:
-    """Release every selected device for one ISO week, then refresh the updater index and site."""
+    """Release every selected device for one ISO week, then refresh the updater index and site.
+
+    `jobs` is the run's budget of cores; `parallel_devices` (default: `jobs`, at most `jobs`)
+    how many devices build at once."""
     from romforge.publish import publish
 
     year, number = resolve_week(week, date)
@@ -338,7 +342,7 @@ def run_weekly(ws: Workspace, *, devices: str = "all", week: str | None = None, 
     if executor == "local":
         with tempfile.TemporaryDirectory(prefix="romforge-run-cache-") as cache:
             job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas, cache) for name in names]
-            outcomes = _run_local(job_list, jobs, callback)
+            outcomes = _run_local(job_list, jobs, min(parallel_devices or jobs, jobs), callback)
     elif executor.startswith("dask://"):  # workers may be other machines: no shared run cache
         job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas) for name in names]
         outcomes = _run_dask(job_list, "tcp://" + executor[len("dask://"):], callback)
