@@ -2,8 +2,8 @@
 
 A standalone build uses every core (ROMFORGE_JOBS caps it). `romforge weekly --jobs N` is a
 budget of N cores for the whole run, the way make's jobserver works: each device build holds
-one token while it runs, and a step with parallel work (payload compression) borrows the
-tokens nobody holds. So `--jobs 1` runs on one core, two devices side by side under
+one token while it runs, and a step with parallel work (payload compression, partition
+images, RRO linking) borrows the tokens nobody holds. So `--jobs 1` runs on one core, two devices side by side under
 `--jobs 2` compress in their own process, and the last device of a run gets the cores the
 finished ones gave back."""
 

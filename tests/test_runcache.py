@@ -63,6 +63,15 @@ def test_a_chunk_another_build_compressed_is_taken_from_the_run_cache(tmp_path: 
     assert (ops[1].type, ops[1].data) == (Op.REPLACE, second)
 
 
+def test_an_entry_this_code_did_not_write_never_reaches_the_payload(tmp_path: Path) -> None:
+    image = _image(tmp_path / "odm.img", 2, seed=4)
+    data = image.read_bytes()
+    cache = RunCache(tmp_path / "cache")
+    cache.put(_key(data[:CHUNK]), bytes([Op.SOURCE_COPY]) + b"junk")  # not a REPLACE kind
+    cache.put(_key(data[CHUNK:]), bytes([Op.REPLACE]) + b"other bytes")  # REPLACE of other data
+    assert _ops(full_operations(image, jobs=1, cache=cache)) == _ops(full_operations(image, jobs=1))
+
+
 def test_a_chunk_being_compressed_elsewhere_is_left_for_last(tmp_path: Path) -> None:
     """While another build holds the first chunk's lock, this build does every other chunk,
     then waits and takes the other build's result."""

@@ -229,7 +229,15 @@ def _full_chunk(args: tuple[str, int, int, RunCache | None, bool]) -> tuple[int,
 
     key = "replace-" + hashlib.sha256(data).hexdigest()
     value = cache.make(key, make, wait=wait)
-    return None if value is None else (value[0], value[1:])
+    if value is None:
+        return None
+    kind, packed = value[0], value[1:]
+    if kind not in _REPLACE_KINDS or (kind == Op.REPLACE and packed != data):
+        return best_replace(data)  # not an entry this code wrote: never trust it into a payload
+    return kind, packed
+
+
+_REPLACE_KINDS = frozenset({Op.REPLACE, Op.REPLACE_XZ, Op.REPLACE_BZ})
 
 
 def full_operations(image: Path, *, jobs: int | None = None, cache: RunCache | None = None) -> list[Operation]:
