@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,6 +87,40 @@ class RunCache:
             return found
         finally:
             self.release(lock)
+
+
+_RUN_PREFIX = "romforge-run-cache-"
+
+
+@contextmanager
+def run_directory() -> Iterator[Path]:
+    """A private directory for one run's shared results, in the system's temporary directory.
+
+    It stays locked while the run (or a worker it forked) lives; a directory nobody holds was
+    left by a killed run, and the next run removes it."""
+    parent = Path(tempfile.gettempdir())
+    for stale in parent.glob(_RUN_PREFIX + "*"):
+        try:
+            if stale.is_symlink() or stale.lstat().st_uid != os.getuid():
+                continue
+            fd = os.open(stale, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(stale, ignore_errors=True)
+        except BlockingIOError:
+            pass  # a live run's
+        finally:
+            os.close(fd)
+    root = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX))
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        os.close(fd)
 
 
 def active() -> RunCache | None:

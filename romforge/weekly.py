@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -340,8 +339,8 @@ def run_weekly(ws: Workspace, *, devices: str = "all", week: str | None = None, 
         raise ConfigError("--keep-deltas must be 0 or more")
     callback = done or (lambda outcome: None)
     if executor == "local":
-        with tempfile.TemporaryDirectory(prefix="romforge-run-cache-") as cache:
-            job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas, cache) for name in names]
+        with runcache.run_directory() as cache:
+            job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas, str(cache)) for name in names]
             outcomes = _run_local(job_list, jobs, min(parallel_devices or jobs, jobs), callback)
     elif executor.startswith("dask://"):  # workers may be other machines: no shared run cache
         job_list = [DeviceJob(str(ws.root), name, year, number, keep_deltas) for name in names]

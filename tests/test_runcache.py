@@ -204,3 +204,28 @@ def test_a_build_borrows_only_the_cores_other_workers_leave(monkeypatch: pytest.
     finally:
         stop.set()
         other.join(60)
+
+
+def test_a_run_directory_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / "romforge-run-cache-killed"  # nobody holds its lock
+    (stale / "ab").mkdir(parents=True)
+    (stale / "ab" / "abcd").write_bytes(b"x")
+    live = tmp_path / "romforge-run-cache-live"  # another run, still going
+    live.mkdir()
+    held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    elsewhere = tmp_path / "unrelated"
+    elsewhere.mkdir()
+    try:
+        with runcache.run_directory() as root:
+            assert root.parent == tmp_path and root.is_dir()
+            assert not stale.exists() and live.is_dir() and elsewhere.is_dir()
+        assert not root.exists()
+    finally:
+        os.close(held)
+    assert live.is_dir()
