@@ -215,6 +215,9 @@ def _read_blocks(path: str, start: int, count: int) -> bytes:
         return f.read(count * BLOCK_SIZE)
 
 
+_REPLACE_KINDS = frozenset({Op.REPLACE, Op.REPLACE_XZ, Op.REPLACE_BZ})  # what a full chunk may be
+
+
 def _full_chunk(args: tuple[str, int, int, RunCache | None, bool]) -> tuple[int, bytes] | None:
     """A chunk's REPLACE* operation; with a run's cache, None when another build is compressing
     the same chunk right now (unless `wait`: then wait for it and take its result)."""
@@ -235,9 +238,6 @@ def _full_chunk(args: tuple[str, int, int, RunCache | None, bool]) -> tuple[int,
     if kind not in _REPLACE_KINDS or (kind == Op.REPLACE and packed != data):
         return best_replace(data)  # not an entry this code wrote: never trust it into a payload
     return kind, packed
-
-
-_REPLACE_KINDS = frozenset({Op.REPLACE, Op.REPLACE_XZ, Op.REPLACE_BZ})
 
 
 def full_operations(image: Path, *, jobs: int | None = None, cache: RunCache | None = None) -> list[Operation]:
