@@ -21,8 +21,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from romforge.bootanim import read_bootanimation
-from romforge.credits import CreditsOptions, plan_credits
+from romforge.bootscreen.bootanim import read_bootanimation
+from romforge.bootscreen.credits import CreditsOptions, plan_credits
 from romforge.profile import DeviceProfile, Screen
 
 GIVEN = ["Lena", "陈", "Дмитрий", "محمد", "Sofia", "王", "Алина", "Tomás", "張", "Ольга", "Ahmed", "刘", "Jonas",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Weekly release of 4 devices with --jobs 2 vs --jobs 1, in the same run (target ≥ 1.7× speedup).
 
---jobs N is the run's budget of cores (romforge/jobserver.py); a third run releases the devices
+--jobs N is the run's budget of cores (romforge/run/cores.py); a third run releases the devices
 one at a time with both cores (--parallel-devices 1), the strongest one-at-a-time baseline.
 Each run is the real `romforge weekly` command in a fresh process.
 

@@ -86,7 +86,7 @@ _TABLES: dict[str, dict[str, _Field]] = {
     "ota": {
         "signing_key": _Field(str),
     },
-    "bootanimation": {  # boot-screen credits (romforge/credits.py has the defaults)
+    "bootanimation": {  # boot-screen credits (romforge/bootscreen/credits.py has the defaults)
         "credits": _Field(bool),
         "placement": _Field(str, check=_one_of(("after", "before"))),
         "max_names": _Field(int, check=_between(1, 1000)),

@@ -19,7 +19,7 @@ from typing import Callable
 
 from PIL import Image, ImageDraw
 
-from romforge.bootanim import BootAnimation, Part, write_bootanimation
+from romforge.bootscreen.bootanim import BootAnimation, Part, write_bootanimation
 from romforge.elf import write_elf
 from romforge.errors import InputError, ToolMissingError
 from romforge.profile import DeviceProfile

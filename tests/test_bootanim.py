@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from romforge.bootanim import (BootAnimation, DynamicColors, Part, Trim, fit_to_screen, read_bootanimation,
+from romforge.bootscreen.bootanim import (BootAnimation, DynamicColors, Part, Trim, fit_to_screen, read_bootanimation,
                                with_parts, write_bootanimation)
 from romforge.errors import InputError
 
@@ -321,7 +321,7 @@ def test_not_a_zip_is_an_input_error() -> None:
 
 
 def test_size_limits_stop_reading_before_unpacking(monkeypatch: pytest.MonkeyPatch) -> None:
-    import romforge.bootanim as bootanim
+    import romforge.bootscreen.bootanim as bootanim
 
     monkeypatch.setattr(bootanim, "MAX_TOTAL_BYTES", 300)
     with pytest.raises(InputError, match="over the"):

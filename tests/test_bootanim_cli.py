@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from romforge.bootanim import BootAnimation, Part, read_bootanimation, write_bootanimation
-from romforge.bootpreview import play_order
+from romforge.bootscreen.bootanim import BootAnimation, Part, read_bootanimation, write_bootanimation
+from romforge.bootscreen.preview import play_order
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CSV = REPO / "examples/workspace/credits/contributors.csv"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from romforge.bootanim import BootAnimation, Part, read_bootanimation, write_bootanimation
-from romforge.credits import CreditsOptions, lay_out, plan_credits, read_credits, sanitize
+from romforge.bootscreen.bootanim import BootAnimation, Part, read_bootanimation, write_bootanimation
+from romforge.bootscreen.credits import CreditsOptions, lay_out, plan_credits, read_credits, sanitize
 from romforge.errors import InputError
 from romforge.profile import load_profile, profile_dirs
-from romforge.textrender import Typesetter
+from romforge.bootscreen.textrender import Typesetter
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CSV = REPO / "examples/workspace/credits/contributors.csv"

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from conftest import files_under
-from romforge.bootanim import Trim, read_bootanimation, write_bootanimation
+from romforge.bootscreen.bootanim import Trim, read_bootanimation, write_bootanimation
 from romforge.build import BuildRequest, build
-from romforge.credits import read_credits
+from romforge.bootscreen.credits import read_credits
 from romforge.errors import ReleaseError
 from romforge.samplerom import generate
 from romforge.tree import RomTree

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from romforge import jobserver, runcache
+from romforge.run import cores as jobserver
+from romforge.run import cache as runcache
 from romforge.ota.payload import BLOCK_SIZE, FULL_CHUNK_BLOCKS, Op, full_operations
-from romforge.runcache import RunCache
+from romforge.run.cache import RunCache
 
 CHUNK = FULL_CHUNK_BLOCKS * BLOCK_SIZE
 

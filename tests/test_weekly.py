@@ -14,7 +14,7 @@ from conftest import REPO, files_under, tree_snapshot
 from independent_ota import apply_in_place, read_payload_from_zip
 from romforge.errors import ConfigError
 from romforge.ota.apply import apply_ota
-from romforge.weekly import Version, releases_of, resolve_week, run_weekly, week_release_date
+from romforge.release.weekly import Version, releases_of, resolve_week, run_weekly, week_release_date
 from romforge.workspace import load_workspace
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Li Lei", "GIT_AUTHOR_EMAIL": "lilei@example.org", "GIT_COMMITTER_NAME": "CI",
@@ -204,7 +204,7 @@ def test_dask_cluster_and_a_fresh_clone_give_the_same_artifacts(git_workspace: P
 def test_site_renders_in_chromium_and_links_resolve(git_workspace: Path, tmp_path: Path) -> None:
     from lxml import html
 
-    from romforge.publish import rendered_dom, screenshot
+    from romforge.release.publish import rendered_dom, screenshot
 
     ws = load_workspace(git_workspace)
     run_weekly(ws, week="2026-W48", keep_deltas=0)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from romforge import jobserver, runcache
+from romforge.run import cores as jobserver
+from romforge.run import cache as runcache
 from romforge.errors import CheckFailed, ConfigError
 from romforge.locales.check import check_pack, errors_in, summary
 from romforge.locales.keypad import Keypad

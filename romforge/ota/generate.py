@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from romforge import runcache
+from romforge.run import cache as runcache
 from romforge.errors import InputError
 from romforge.ota.delta import plan_delta
 from romforge.ota.images import build_images
@@ -22,7 +22,7 @@ from romforge.ota.keys import OtaKey
 from romforge.ota.package import BuildState, OtaMetadata, write_ota_package
 from romforge.ota.payload import (DELTA_MINOR_VERSION, FULL_MINOR_VERSION, DynamicGroup, PartitionPlan,
                                   PayloadInfo, full_operations, write_payload)
-from romforge.progress import NullProgress, Progress
+from romforge.run.progress import NullProgress, Progress
 from romforge.tree import TF_DIRS, RomTree, image_name, sha256_file
 
 OTA_FULL = "ota-full.zip"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from romforge import jobserver
+from romforge.run import cores as jobserver
 from romforge.errors import InputError, ToolFailedError, ToolMissingError
 from romforge.tree import DIR, FILE, SYMLINK, RomTree, sha256_file
 

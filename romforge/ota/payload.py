@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
-from romforge import jobserver
+from romforge.run import cores as jobserver
 from romforge.errors import InputError
 from romforge.ota.keys import SIGNATURE_SIZE, OtaKey
 from romforge.ota.proto import update_metadata_pb2 as um
-from romforge.runcache import RunCache
+from romforge.run.cache import RunCache
 
 MAGIC = b"CrAU"
 MAJOR_VERSION = 2

@@ -11,7 +11,7 @@ from romforge.ota.generate import OTA_FULL, OtaResult, build_state, dynamic_grou
 from romforge.ota.images import PartitionImage, build_images
 from romforge.ota.keys import OtaKey, load_signing_key
 from romforge.profile import DeviceProfile
-from romforge.progress import Progress
+from romforge.run.progress import Progress
 from romforge.tree import RomTree
 from romforge.workspace import Workspace, load_workspace
 

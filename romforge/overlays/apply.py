@@ -20,7 +20,7 @@ from typing import Callable
 
 from lxml import etree
 
-from romforge import runcache
+from romforge.run import cache as runcache
 from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, ToolFailedError
 from romforge.overlays.patch import failed_hunks, run_patch
 from romforge.overlays.resolve import Resolved, resolve_all

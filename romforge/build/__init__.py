@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from romforge import __version__
-from romforge.credits import CreditsPlan, apply_credits, check_credits, credits_for_build
+from romforge.bootscreen.credits import CreditsPlan, apply_credits, check_credits, credits_for_build
 from romforge.elf import check_elf_tree
 from romforge.errors import CheckFailed, ConfigError, Finding, InputError, ReleaseError
 from romforge.overlays.apply import OverlayPlan, apply_overlays, plan_overlays
 from romforge.locales.shipping import LocalesPlan, apply_locales, plan_locales
 from romforge.profile import DeviceProfile, load_profile
-from romforge.progress import NullProgress, Progress
-from romforge.releases import (BUILD_INFO, check_store, check_version, read_build_info, release_dir,
+from romforge.run.progress import NullProgress, Progress
+from romforge.release.store import (BUILD_INFO, check_store, check_version, read_build_info, release_dir,
                                release_slot)
 from romforge.tree import RomTree, sha256_file, stage, write_target_files
 from romforge.workspace import Workspace
@@ -55,7 +55,7 @@ class BuildPlan:
     stamps: dict[str, dict[str, str]]
     inputs: dict
     fingerprint: str
-    credits: CreditsPlan | None = None  # boot-screen credits (romforge/credits.py)
+    credits: CreditsPlan | None = None  # boot-screen credits (romforge/bootscreen/credits.py)
     overlays: OverlayPlan | None = None
     locales: LocalesPlan = field(default_factory=LocalesPlan)
     ota_key: Any = None  # romforge.ota.keys.OtaKey for A/B devices

@@ -23,12 +23,12 @@ from typing import Any
 import PIL
 from PIL import Image
 
-from romforge.bootanim import (BootAnimation, Inspection, Part, fit_to_screen, read_bootanimation, read_from_tree,
+from romforge.bootscreen.bootanim import (BootAnimation, Inspection, Part, fit_to_screen, read_bootanimation, read_from_tree,
                                unique_part_path, with_parts, write_bootanimation)
 from romforge.errors import CheckFailed, ConfigError, Finding, InputError, shown_path
 from romforge.profile import DeviceProfile, Screen
 from romforge.safeio import read_csv
-from romforge.textrender import ZWJ, ZWNJ, Line, Typesetter, clusters
+from romforge.bootscreen.textrender import ZWJ, ZWNJ, Line, Typesetter, clusters
 from romforge.tree import FILE, RomTree
 from romforge.workspace import Workspace
 
@@ -511,7 +511,7 @@ def render_for_device(profile: DeviceProfile, out: Path, *, credits_csv: Path,
 def render_command(ws: Workspace, device: str, out: Path, *, credits_csv: Path | None = None, base: Path | None = None,
                    no_base: bool = False) -> CreditsPlan:
     """`romforge bootanim render`: resolve the device, credits and base animation, then render."""
-    from romforge.bootanim import load_bootanimation_bytes
+    from romforge.bootscreen.bootanim import load_bootanimation_bytes
     from romforge.profile import load_profile
 
     profile = load_profile(device, ws.profile_dirs)

@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from romforge import jobserver, runcache
+from romforge.run import cores as jobserver
+from romforge.run import cache as runcache
 from romforge.build import BuildPlan, BuildRequest, build, plan
-from romforge.changelog import commits_since, head_commit, notes_for_device, render
+from romforge.release.changelog import commits_since, head_commit, notes_for_device, render
 from romforge.errors import ConfigError, ReleaseError, RomforgeError
 from romforge.profile import buildable_names, find_profiles, load_profile
 from romforge.tree import sha256_file
-from romforge.releases import BUILD_INFO, PARTIAL_MARK, read_build_info, release_dir
+from romforge.release.store import BUILD_INFO, PARTIAL_MARK, read_build_info, release_dir
 from romforge.workspace import Workspace, load_workspace
 
 RELEASE_JSON = "release.json"
@@ -326,7 +327,7 @@ def run_weekly(ws: Workspace, *, devices: str = "all", week: str | None = None, 
 
     `jobs` is the run's budget of cores; `parallel_devices` (default: `jobs`, at most `jobs`)
     how many devices build at once."""
-    from romforge.publish import publish
+    from romforge.release.publish import publish
 
     year, number = resolve_week(week, date)
     names = select_devices(ws, devices)

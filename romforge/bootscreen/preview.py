@@ -14,7 +14,7 @@ from typing import Callable
 
 from PIL import Image, ImageDraw, ImageFont
 
-from romforge.bootanim import BootAnimation, Part, printable
+from romforge.bootscreen.bootanim import BootAnimation, Part, printable
 from romforge.errors import InputError
 
 SHEET_BACKGROUND = (28, 28, 30)
@@ -192,7 +192,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def write_previews(source: Path, *, sheet: Path | None, animated: Path | None, frames: int = 12,
                    progress: Callable[[int], None] | None = None) -> Previews:
     """Preview SOURCE (a bootanimation.zip, or a target-files dir/zip holding one) as a sheet and/or GIF/WebP."""
-    from romforge.bootanim import load_bootanimation_bytes, read_bootanimation
+    from romforge.bootscreen.bootanim import load_bootanimation_bytes, read_bootanimation
 
     fmt = animated_format(animated) if animated is not None else None
     data, shown = load_bootanimation_bytes(source)

@@ -1,0 +1,1 @@
+"""The boot screen: the bootanimation.zip format, credits pages, text rendering, previews."""

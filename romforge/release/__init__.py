@@ -1,0 +1,1 @@
+"""Releases: the release store, the weekly train, changelogs, the updater index and site."""

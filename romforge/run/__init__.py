@@ -1,0 +1,1 @@
+"""The run: its core budget, the results its builds share, progress reporting."""
