@@ -12,7 +12,7 @@ import hashlib
 import io
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -21,7 +21,7 @@ from elftools.elf.elffile import ELFFile
 from romforge.errors import Finding, InputError
 
 if TYPE_CHECKING:
-    from romforge.tree import RomTree
+    from romforge.tree import Entry, RomTree
 
 # ABI → (e_machine, ELF class, e_flags, linker path)
 ABI_MACHINE = {
@@ -223,6 +223,17 @@ class ElfFacts:
     load_aligns: tuple[int, ...]
     load_offsets: tuple[tuple[int, int], ...]  # (p_offset, p_vaddr) per PT_LOAD
 
+    def to_json(self) -> dict:
+        return {"machine": self.machine, "machine_name": self.machine_name, "elf_class": self.elf_class,
+                "is_executable": self.is_executable, "soname": self.soname, "needed": list(self.needed),
+                "load_aligns": list(self.load_aligns), "load_offsets": [list(x) for x in self.load_offsets]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ElfFacts":
+        return cls(data["machine"], data["machine_name"], data["elf_class"], data["is_executable"], data["soname"],
+                   tuple(data["needed"]), tuple(data["load_aligns"]),
+                   tuple((a, b) for a, b in data["load_offsets"]))
+
 
 def is_elf(head: bytes) -> bool:
     return head[:4] == b"\x7fELF"
@@ -293,19 +304,40 @@ def _lib_dir(bits: int) -> str:
     return "lib64" if bits == 64 else "lib"
 
 
-# Facts of ELF files seen before in this process, by content: the devices of a weekly run
-# share most of their libraries with the base ROM, and parsing is most of the check's time.
-_KNOWN_FACTS: dict[bytes, ElfFacts] = {}
-_KNOWN_LIMIT = 200_000
+def _code_elves(tree: "RomTree") -> Iterator[tuple["Entry", bytes]]:
+    """(entry, bytes) of every ELF file where the linker looks for code."""
+    for entry in tree.iter_entries(kind="file"):
+        if not _is_code(entry.path):
+            continue
+        with tree.open_file(entry.partition, entry.path) as f:
+            head = f.read(4)
+            if not is_elf(head):
+                continue
+            yield entry, head + f.read()
+
+
+def read_base_facts(tree: "RomTree") -> dict[bytes, ElfFacts]:
+    """Facts of every readable code ELF of a base ROM, by the SHA-256 of its bytes: the devices of a
+    run share most of their libraries with the base, and parsing is most of the check's time."""
+    known: dict[bytes, ElfFacts] = {}
+    for entry, data in _code_elves(tree):
+        try:
+            known[hashlib.sha256(data).digest()] = read_elf(data, source=entry.fs_config_path)
+        except InputError:
+            continue  # reported by the check, which reads it again
+    return known
 
 
 def check_elf_tree(tree: "RomTree", abis: tuple[str, ...], page_size: int, *,
                    origins: dict[tuple[str, str], str] | None = None,
-                   removed: dict[tuple[str, str], str] | None = None, device: str = "device") -> list[Finding]:
+                   removed: dict[tuple[str, str], str] | None = None, device: str = "device",
+                   known: Mapping[bytes, ElfFacts] | None = None) -> list[Finding]:
     """Machine/class vs the device's ABIs, DT_NEEDED resolvable per partition (no system→vendor
     dependencies), PT_LOAD alignment vs the page size — over every ELF the linker may load.
 
-    Each finding says whether the file came from the base ROM or which overlay added it."""
+    Each finding says whether the file came from the base ROM or which overlay added it; `known`
+    holds facts already read (by content digest), e.g. those of the base ROM."""
+    known = known or {}
     origins = origins or {}
     removed = removed or {}
     allowed = _abi_targets(abis)
@@ -320,22 +352,10 @@ def check_elf_tree(tree: "RomTree", abis: tuple[str, ...], page_size: int, *,
     def add(rule: str, partition: str, path: str, message: str) -> None:
         findings.append(Finding(f"{partition}/{path}", None, rule, "error", f"{message} ({where(partition, path)})"))
 
-    for entry in tree.iter_entries(kind="file"):
-        if not _is_code(entry.path):
-            continue
-        with tree.open_file(entry.partition, entry.path) as f:
-            head = f.read(4)
-            if not is_elf(head):
-                continue
-            data = head + f.read()
-        digest = hashlib.sha256(data).digest()
+    for entry, data in _code_elves(tree):
         try:
-            known = _KNOWN_FACTS.get(digest)
-            if known is None:
-                known = read_elf(data, source=entry.fs_config_path)
-                if len(_KNOWN_FACTS) < _KNOWN_LIMIT:
-                    _KNOWN_FACTS[digest] = known
-            facts[(entry.partition, entry.path)] = known
+            found = known.get(hashlib.sha256(data).digest())
+            facts[(entry.partition, entry.path)] = found or read_elf(data, source=entry.fs_config_path)
         except InputError as exc:
             add("elf-unreadable", entry.partition, entry.path, exc.message)
     # what each directory offers the linker: file name → ELF class

@@ -1,7 +1,8 @@
 """Errors that know their exit code and where in the user's input they come from.
 
-Exit codes (design.md): 0 ok, 1 user error, 2 usage error (click), 3 a check failed.
-Anything else escaping the CLI is a bug and keeps its traceback.
+Exit codes (design.md): 0 ok, 1 user error, 2 usage error (click), 3 a check failed, 70 a bug
+(EX_SOFTWARE) the weekly train caught in one device's build. Every exit code comes from a class
+here. Anything else escaping the CLI is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CHECK_FAILED = 3
+EXIT_INTERNAL = 70
 
 
 def shown_path(path: str | Path) -> str:
@@ -99,7 +101,14 @@ class ToolFailedError(RomforgeError):
 
 
 class ReleaseError(RomforgeError):
-    """The release store cannot take this release."""
+    """The release store cannot take this release, or a record in it is damaged."""
+
+
+class InternalError(RomforgeError):
+    """A bug in romforge, caught where one failure must not stop the rest (one device of a weekly
+    run); the message carries the traceback."""
+
+    exit_code = EXIT_INTERNAL
 
 
 @dataclass(frozen=True)

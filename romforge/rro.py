@@ -7,20 +7,16 @@ error, so a signal exit counts as a failure too.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from romforge.errors import ToolFailedError, ToolMissingError
+from romforge.errors import ToolFailedError
+from romforge.run.tools import Tools
 
-FRAMEWORK_RES = Path(os.environ.get("ROMFORGE_FRAMEWORK_RES",
-                                    "/usr/share/android-framework-res/framework-res.apk"))
 TESTKEY_DIR = Path(__file__).resolve().parent / "data" / "testkeys"
-TOOL_PACKAGES = {"aapt2": "aapt", "zipalign": "zipalign", "apksigner": "apksigner", "patch": "patch"}
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
 
 
@@ -37,19 +33,6 @@ class SigningKey:
         return cls(TESTKEY_DIR / "platform.pk8", TESTKEY_DIR / "platform.x509.pem")
 
 
-def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise ToolMissingError(name, TOOL_PACKAGES.get(name, name))
-    return found
-
-
-def framework_res() -> Path:
-    if not FRAMEWORK_RES.is_file():
-        raise ToolMissingError(str(FRAMEWORK_RES), "android-framework-res")
-    return FRAMEWORK_RES
-
-
 def run_tool(args: list[str], *, what: str, cwd: Path | None = None) -> str:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -61,26 +44,28 @@ def run_tool(args: list[str], *, what: str, cwd: Path | None = None) -> str:
 
 
 def link_apk(manifest: Path, res_dir: Path | None, out: Path, *, min_sdk: int = 29,
-             extra_args: tuple[str, ...] = ()) -> None:
+             extra_args: tuple[str, ...] = (), tools: Tools | None = None) -> None:
     """aapt2 compile + link against framework-res, unsigned and unaligned."""
-    aapt2 = tool("aapt2")
+    tools = tools or Tools()
+    aapt2 = tools.path("aapt2")
     with tempfile.TemporaryDirectory(prefix="romforge-aapt2-") as tmp:
         inputs = []
         if res_dir is not None and res_dir.is_dir():
             compiled = Path(tmp) / "compiled.zip"
             run_tool([aapt2, "compile", "--dir", str(res_dir), "-o", str(compiled)], what=f"compiling {res_dir}")
             inputs.append(str(compiled))
-        run_tool([aapt2, "link", "--manifest", str(manifest), "-I", str(framework_res()),
+        run_tool([aapt2, "link", "--manifest", str(manifest), "-I", str(tools.framework_res()),
                   "--min-sdk-version", str(min_sdk), "--target-sdk-version", str(min_sdk),
                   *extra_args, "-o", str(out), *inputs], what=f"linking {manifest}")
 
 
-def align_and_sign(unsigned: Path, out: Path, key: SigningKey) -> None:
+def align_and_sign(unsigned: Path, out: Path, key: SigningKey, *, tools: Tools | None = None) -> None:
     """zipalign -p 4, then apksigner (v1+v2+v3 as the tool decides for the minSdk)."""
+    tools = tools or Tools()
     aligned = out.with_name(out.name + ".aligned")
     try:
-        run_tool([tool("zipalign"), "-p", "-f", "4", str(unsigned), str(aligned)], what=f"aligning {out.name}")
-        run_tool([tool("apksigner"), "sign", "--key", str(key.pk8), "--cert", str(key.cert),
+        run_tool([tools.path("zipalign"), "-p", "-f", "4", str(unsigned), str(aligned)], what=f"aligning {out.name}")
+        run_tool([tools.path("apksigner"), "sign", "--key", str(key.pk8), "--cert", str(key.cert),
                   "--out", str(out), str(aligned)], what=f"signing {out.name}")
     finally:
         aligned.unlink(missing_ok=True)
@@ -108,7 +93,7 @@ def _aapt_escape(value: str) -> str:
 
 
 def build_app_apk(package: str, out: Path, *, strings: dict[str, str], version_code: int = 1,
-                  version_name: str = "1.0", key: SigningKey | None = None) -> None:
+                  version_name: str = "1.0", key: SigningKey | None = None, tools: Tools | None = None) -> None:
     """A manifest-and-resources app package (no code), linked and signed for real."""
     with tempfile.TemporaryDirectory(prefix="romforge-apk-") as tmp:
         work = Path(tmp)
@@ -118,8 +103,8 @@ def build_app_apk(package: str, out: Path, *, strings: dict[str, str], version_c
         values.mkdir(parents=True)
         (values / "strings.xml").write_text(strings_xml(strings), encoding="utf-8")
         unsigned = work / "unsigned.apk"
-        link_apk(manifest, work / "res", unsigned)
-        align_and_sign(unsigned, out, key or SigningKey.sample())
+        link_apk(manifest, work / "res", unsigned, tools=tools)
+        align_and_sign(unsigned, out, key or SigningKey.sample(), tools=tools)
 
 
 def rro_manifest(package: str, target_package: str, *, priority: int, is_static: bool = True,
@@ -138,11 +123,12 @@ def rro_manifest(package: str, target_package: str, *, priority: int, is_static:
 
 def build_rro(res_dir: Path, out: Path, *, package: str, target_package: str, priority: int = 0,
               is_static: bool = True, target_name: str | None = None, version_code: int = 1,
-              version_name: str = "1.0", key: SigningKey | None = None) -> None:
+              version_name: str = "1.0", key: SigningKey, tools: Tools | None = None) -> None:
     """A signed static runtime resource overlay from an Android res/ folder.
 
     Links with the flags Soong's runtime_resource_overlay uses (--no-resource-deduping,
-    --no-resource-removal): an overlay's values often have no default of their own.
+    --no-resource-removal): an overlay's values often have no default of their own. The key
+    has no default: every RRO a build ships is signed with the run's RRO key (BuildContext).
     """
     with tempfile.TemporaryDirectory(prefix="romforge-rro-") as tmp:
         work = Path(tmp)
@@ -151,8 +137,9 @@ def build_rro(res_dir: Path, out: Path, *, package: str, target_package: str, pr
                                          target_name=target_name, version_code=version_code,
                                          version_name=version_name))
         unsigned = work / "unsigned.apk"
-        link_apk(manifest, res_dir, unsigned, extra_args=("--no-resource-deduping", "--no-resource-removal"))
-        align_and_sign(unsigned, out, key or SigningKey.sample())
+        link_apk(manifest, res_dir, unsigned, extra_args=("--no-resource-deduping", "--no-resource-removal"),
+                 tools=tools)
+        align_and_sign(unsigned, out, key, tools=tools)
 
 
 def _aapt_literal(value: str) -> str:

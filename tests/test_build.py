@@ -112,11 +112,11 @@ def test_rebuild_is_a_no_op_and_different_inputs_are_refused(run, workspace: Pat
 def test_date_falls_back_to_the_base_rom_not_the_clock(workspace: Path, monkeypatch) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     result = build(load_workspace(workspace), BuildRequest("cepheus", "6.0"))
-    assert result.build_info["build_date_source"] == "base-rom"
-    assert result.build_info["build_date"] == "2025-11-06T00:00:00Z"
+    assert result.build_info.build_date_source == "base-rom"
+    assert result.build_info.build_date == "2025-11-06T00:00:00Z"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1796342400")
     result = build(load_workspace(workspace), BuildRequest("cepheus", "6.1"))
-    assert result.build_info["build_date"] == "2026-12-04T00:00:00Z"
+    assert result.build_info.build_date == "2026-12-04T00:00:00Z"
 
 
 def test_stale_partial_dirs_from_killed_runs_are_cleared(workspace: Path) -> None:

@@ -64,7 +64,7 @@ def test_non_ab_device_gets_images_with_its_filesystems_but_no_payload_ota(works
                          files=80, seed=3)
     result = build(load_workspace(workspace), BuildRequest("rosy", "1.0", DATE, base=rosy_base))
     assert not (result.release / "ota-full.zip").exists()
-    assert result.build_info["outputs"]["images/odm.img"]["fs"] == "ext4"
+    assert result.build_info.outputs["images/odm.img"]["fs"] == "ext4"
     check = subprocess.run(["e2fsck", "-fn", str(result.release / "images/odm.img")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     assert subprocess.run(["fsck.erofs", str(result.release / "images/system.img")]).returncode == 0

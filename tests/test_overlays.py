@@ -261,7 +261,7 @@ def test_build_info_records_overlays_and_build_is_reproducible(workspace: Path, 
     toml = workspace / "overlays/flashlight-tile/overlay.toml"
     toml.write_text(toml.read_text().replace('version = "1.0"', 'version = "1.1"'))
     c = build(load_workspace(workspace), BuildRequest(dev, "1.0", DATE, out=tmp_path / "c"))
-    assert c.build_info["inputs"]["overlays"] != info["inputs"]["overlays"]
+    assert c.build_info.inputs["overlays"] != info["inputs"]["overlays"]
 
 
 def test_workspace_key_signs_the_rros(workspace: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from romforge.errors import ToolFailedError
-from romforge.rro import build_rro
+from romforge.rro import SigningKey, build_rro
 
 
 def _res(tmp: Path, qualifier: str, body: str) -> Path:
@@ -22,7 +22,7 @@ def test_rro_is_signed_aligned_and_carries_overlay_manifest(tmp_path: Path) -> N
     res = _res(tmp_path, "-zh-rCN", '<string name="app_name">浏览器</string><bool name="config_x">true</bool>')
     out = tmp_path / "overlay.apk"
     build_rro(res, out, package="org.romforge.overlay.jelly.zh_cn", target_package="org.lineageos.jelly",
-              priority=10)
+              priority=10, key=SigningKey.sample())
     verify = subprocess.run(["apksigner", "verify", "-v", str(out)], capture_output=True, text=True)
     assert verify.returncode == 0 and "Verifies" in verify.stdout
     assert subprocess.run(["zipalign", "-c", "4", str(out)]).returncode == 0
@@ -41,13 +41,13 @@ def test_rro_is_signed_aligned_and_carries_overlay_manifest(tmp_path: Path) -> N
 
 def test_rro_bytes_are_reproducible(tmp_path: Path) -> None:
     res = _res(tmp_path, "", '<integer name="config_n">3</integer>')
-    build_rro(res, tmp_path / "a.apk", package="p.a", target_package="android")
-    build_rro(res, tmp_path / "b.apk", package="p.a", target_package="android")
+    build_rro(res, tmp_path / "a.apk", package="p.a", target_package="android", key=SigningKey.sample())
+    build_rro(res, tmp_path / "b.apk", package="p.a", target_package="android", key=SigningKey.sample())
     assert (tmp_path / "a.apk").read_bytes() == (tmp_path / "b.apk").read_bytes()
 
 
 def test_aapt2_abort_on_unclosed_tag_is_a_clean_failure(tmp_path: Path) -> None:
     res = _res(tmp_path, "", '<string name="x"><b>text</string>')
     with pytest.raises(ToolFailedError) as err:
-        build_rro(res, tmp_path / "x.apk", package="p.x", target_package="android")
+        build_rro(res, tmp_path / "x.apk", package="p.x", target_package="android", key=SigningKey.sample())
     assert "aapt2 failed" in err.value.message

@@ -1,4 +1,4 @@
-"""The weekly run's shared results (runcache) and its budget of cores (jobserver)."""
+"""The run's shared results (run/cache.py) and its budget of cores (run/cores.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from romforge.run import cores as jobserver
-from romforge.run import cache as runcache
+from romforge.run import cores
 from romforge.ota.payload import BLOCK_SIZE, FULL_CHUNK_BLOCKS, Op, full_operations
-from romforge.run.cache import RunCache
+from romforge.run.cache import RunCache, RunResults, run_directory
+from romforge.run.cores import Cores, run_budget
 
 CHUNK = FULL_CHUNK_BLOCKS * BLOCK_SIZE
 
@@ -112,12 +112,11 @@ def test_make_all_makes_each_key_once_and_shares_through_the_directory(tmp_path:
         made.append(key)
         return b"value"
 
-    with runcache.using(tmp_path / "run"):
-        assert runcache.make_all([(key, make), (key, make)]) == [b"value", b"value"]
-        assert runcache.make_all([(key, make)]) == [b"value"]
-        assert runcache.active() == RunCache(tmp_path / "run")
+    run = RunResults(RunCache(tmp_path / "run"))
+    assert run.make_all([(key, make), (key, make)]) == [b"value", b"value"]
+    assert run.make_all([(key, make)]) == [b"value"]
+    assert run.shared == RunCache(tmp_path / "run")
     assert made == [key]  # the second item and the second call were served
-    assert runcache.active() is None
 
     stored = f"test-{uuid.uuid4().hex}"  # made by a build in another process
     RunCache(tmp_path / "run").put(stored, b"from another worker")
@@ -125,12 +124,26 @@ def test_make_all_makes_each_key_once_and_shares_through_the_directory(tmp_path:
     def must_not_run() -> bytes:
         raise AssertionError("made again although the run had it")
 
-    with runcache.using(tmp_path / "run"):
-        assert runcache.make_all([(stored, must_not_run)], threads=2) == [b"from another worker"]
+    assert RunResults(RunCache(tmp_path / "run")).make_all([(stored, must_not_run)], threads=2) == [
+        b"from another worker"]
 
-    with runcache.using(tmp_path / "next-run"):  # a later run in this process: memo, shared on
-        assert runcache.make_all([(key, must_not_run)]) == [b"value"]
+    run.shared = RunCache(tmp_path / "next-run")  # what this run made, its builds elsewhere can have too
+    assert run.make_all([(key, must_not_run)]) == [b"value"]
     assert RunCache(tmp_path / "next-run").get(key) == b"value"
+    assert RunResults().make_all([(key, make)]) == [b"value"] and made == [key, key]  # another run: made again
+
+
+def test_the_memo_of_a_run_is_bounded(tmp_path: Path) -> None:
+    run = RunResults(memo_bytes=1000, entry_bytes=600)
+    made: list[int] = []
+    for i in range(5):
+        run.make(f"k{i}", lambda i=i: made.append(i) or bytes(400))
+    run.make("big", lambda: made.append(99) or bytes(700))  # over the entry limit: never kept
+    run.make("big", lambda: made.append(99) or bytes(700))
+    assert made.count(99) == 2
+    run.make("k4", lambda: made.append(-4) or bytes(400))  # the newest are kept
+    run.make("k0", lambda: made.append(-0) or bytes(400))  # the oldest were dropped
+    assert -4 not in made and made.count(0) == 2
 
 
 def test_a_failed_make_stores_nothing_and_releases_its_lock(tmp_path: Path) -> None:
@@ -139,8 +152,8 @@ def test_a_failed_make_stores_nothing_and_releases_its_lock(tmp_path: Path) -> N
     def broken() -> bytes:
         raise ValueError("aapt2 failed")
 
-    with runcache.using(tmp_path / "run"), pytest.raises(ValueError, match="aapt2 failed"):
-        runcache.make_all([(key, broken)])
+    with pytest.raises(ValueError, match="aapt2 failed"):
+        RunResults(RunCache(tmp_path / "run")).make_all([(key, broken)])
     cache = RunCache(tmp_path / "run")
     assert cache.get(key) is None
     lock = cache.claim(key, wait=False)
@@ -150,61 +163,63 @@ def test_a_failed_make_stores_nothing_and_releases_its_lock(tmp_path: Path) -> N
     assert leftovers == []
 
 
-# ---- the jobserver ---------------------------------------------------------------------
+# ---- the budget of cores -----------------------------------------------------------------
 
 
 def test_outside_a_run_a_step_gets_the_machine_or_romforge_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROMFORGE_JOBS", "3")
-    with jobserver.borrow(8) as cores:
-        assert cores == 3
-    with jobserver.borrow(2) as cores:
-        assert cores == 2
+    with cores.standalone().borrow(8) as lent:
+        assert lent == 3
+    with cores.standalone().borrow(2) as lent:
+        assert lent == 2
+    monkeypatch.setenv("ROMFORGE_JOBS", "²³")  # not a number of cores: every core
+    with cores.standalone().borrow(64) as lent:
+        assert lent == os.cpu_count()
     monkeypatch.delenv("ROMFORGE_JOBS")
-    with jobserver.borrow(64) as cores:
-        assert cores == os.cpu_count()
+    with cores.standalone().borrow(64) as lent:
+        assert lent == os.cpu_count()
 
 
-def test_jobs_1_is_one_core_and_borrowed_cores_come_back() -> None:
-    with jobserver.budget_of(1), jobserver.running():
-        with jobserver.borrow(8) as cores:
-            assert cores == 1
-    with jobserver.budget_of(3), jobserver.running():
-        with jobserver.borrow(8) as cores:
-            assert cores == 3
-            with jobserver.borrow(8) as nested:
+@pytest.mark.parametrize("processes", [False, True])
+def test_jobs_1_is_one_core_and_borrowed_cores_come_back(processes: bool) -> None:
+    with run_budget(1, processes=processes) as budget, budget.holding():
+        with budget.borrow(8) as lent:
+            assert lent == 1
+    with run_budget(3, processes=processes) as budget, budget.holding():
+        with budget.borrow(8) as lent:
+            assert lent == 3
+            with budget.borrow(8) as nested:
                 assert nested == 1  # every token is out
-        with jobserver.borrow(2) as cores:
-            assert cores == 2
-        with jobserver.borrow(8) as cores:
-            assert cores == 3
+        with budget.borrow(2) as lent:
+            assert lent == 2
+        with budget.borrow(8) as lent:
+            assert lent == 3
 
 
-def _hold_a_core(budget, started, stop) -> None:
-    jobserver.join(budget)
-    with jobserver.running():
+def _hold_a_core(budget: Cores, started, stop) -> None:
+    with budget.holding():
         started.set()
         stop.wait(60)
 
 
-def test_a_build_borrows_only_the_cores_other_workers_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_build_borrows_only_the_cores_other_workers_leave() -> None:
     context = multiprocessing.get_context("fork")
-    budget = jobserver.new_budget(2)
-    started, stop = context.Event(), context.Event()
-    other = context.Process(target=_hold_a_core, args=(budget, started, stop))
-    other.start()
-    try:
-        assert started.wait(60)
-        monkeypatch.setattr(jobserver, "_budget", budget)  # this process is the second worker
-        with jobserver.running():
-            with jobserver.borrow(4) as cores:
-                assert cores == 1  # the other device build holds the second core
+    with run_budget(2, processes=True) as budget:
+        started, stop = context.Event(), context.Event()
+        other = context.Process(target=_hold_a_core, args=(budget, started, stop))
+        other.start()
+        try:
+            assert started.wait(60)
+            with budget.holding():  # this process is the second worker
+                with budget.borrow(4) as lent:
+                    assert lent == 1  # the other device build holds the second core
+                stop.set()
+                other.join(60)
+                with budget.borrow(4) as lent:
+                    assert lent == 2  # its core is free once it is done
+        finally:
             stop.set()
             other.join(60)
-            with jobserver.borrow(4) as cores:
-                assert cores == 2  # its core is free once it is done
-    finally:
-        stop.set()
-        other.join(60)
 
 
 def test_a_run_directory_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path,
@@ -223,10 +238,9 @@ def test_a_run_directory_left_by_a_killed_run_is_removed_by_the_next(tmp_path: P
     elsewhere = tmp_path / "unrelated"
     elsewhere.mkdir()
     try:
-        with runcache.run_directory() as root:
+        with run_directory() as root:
             assert root.parent == tmp_path and root.is_dir()
             assert not stale.exists() and live.is_dir() and elsewhere.is_dir()
         assert not root.exists()
     finally:
         os.close(held)
-    assert live.is_dir()

@@ -14,7 +14,8 @@ from conftest import REPO, files_under, tree_snapshot
 from independent_ota import apply_in_place, read_payload_from_zip
 from romforge.errors import ConfigError
 from romforge.ota.apply import apply_ota
-from romforge.release.weekly import Version, releases_of, resolve_week, run_weekly, week_release_date
+from romforge.release.versions import Version, releases_of, resolve_week, week_release_date
+from romforge.release.weekly import run_weekly
 from romforge.workspace import load_workspace
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Li Lei", "GIT_AUTHOR_EMAIL": "lilei@example.org", "GIT_COMMITTER_NAME": "CI",
@@ -250,7 +251,7 @@ def test_killed_run_leaves_no_half_release(tmp_path: Path, git_workspace: Path, 
                              "--keep-deltas", "0", "--workspace", str(git_workspace)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list((ws.releases / "cepheus").glob(".2026.49.1.partial-*/work")):
+    while time.monotonic() < deadline and not list((ws.releases / "cepheus").glob(".2026.49.1.partial-*/release")):
         time.sleep(0.005)
     assert proc.poll() is None, f"the build ended before it could be interrupted: {proc.stderr.read()}"
     proc.send_signal(getattr(signal, signal_name))

@@ -55,17 +55,16 @@ def build(device: str, version: str, date: str | None, base: Path | None, out: P
         progress.close()
     if as_json:
         echo_json({"device": result.device, "version": result.version, "release": shown(result.release),
-                    "target_files": shown(result.target_files), "reused": result.reused,
-                    "outputs": result.build_info.get("outputs", {})})
+                   "target_files": shown(result.target_files), "reused": result.reused,
+                   "outputs": result.build_info.outputs})
         return
-    tf = result.build_info["outputs"]["target-files.zip"]
+    outputs = result.build_info.outputs
+    tf = outputs["target-files.zip"]
     verb = "already built (same inputs)" if result.reused else "built"
     click.echo(f"{result.device} {result.version}: {verb}")
-    applied = result.build_info.get("overlays") or []
-    if applied:
-        click.echo("  overlays: " + ", ".join(f"{o['name']} {o['version']}" for o in applied))
+    if result.build_info.overlays:
+        click.echo("  overlays: " + ", ".join(result.build_info.overlay_names()))
     click.echo(f"  {shown(result.target_files)}  {tf['size'] / 1e6:.1f} MB  sha256 {tf['sha256'][:16]}…")
-    outputs = result.build_info["outputs"]
     images = sorted(name for name in outputs if name.startswith("images/"))
     if images:
         total = sum(outputs[name]["size"] for name in images)

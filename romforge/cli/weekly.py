@@ -60,7 +60,8 @@ def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, j
         from dataclasses import asdict
 
         echo_json({"week": result.week, "devices": [asdict(o) for o in result.outcomes],
-                    "failed": [o.device for o in result.failed]})
+                   "failed": [o.device for o in result.failed],
+                   "publish_problems": [problem.format() for problem in result.publish_problems]})
     else:
         click.echo(f"\nweek {result.week}")
         click.echo(f"{'device':<12}{'version':<13}{'status':<9}{'full OTA':>12}  {'deltas':<34}{'time':>8}")
@@ -75,6 +76,8 @@ def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, j
         click.echo(f"site: {shown(ws.releases / 'site' / 'index.html')}")
         if result.failed:
             click.echo(f"failed: {', '.join(o.device for o in result.failed)}", err=True)
+        for problem in result.publish_problems:
+            click.echo(f"romforge: error: left off the site and updater index: {problem.format()}", err=True)
     if result.exit_code:
         click.get_current_context().exit(result.exit_code)
 

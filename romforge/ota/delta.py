@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Callable
 
 from romforge.ota.images import file_map
+from romforge.run.cores import Cores
 from romforge.ota.payload import (BLOCK_SIZE, FULL_CHUNK_BLOCKS, Op, Operation, best_replace, bsdf2_from_streams,
                                   parallel_map)
 
@@ -407,7 +408,7 @@ def _similar(old: _Image, path: str, dst: Extents) -> str | None:
 
 
 def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
-               advance: Callable[[int], None] | None = None) -> list[Operation]:
+               advance: Callable[[int], None] | None = None, cores: Cores | None = None) -> list[Operation]:
     """Operations that turn `old_image` into `new_image`, every new block written exactly once."""
     old, new = _Image(old_image), _Image(new_image)
     try:
@@ -447,7 +448,7 @@ def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
         nodes += [_Node([_Segment(COPY, [d], [s])]) for d, s in _copy_runs(copies)]
         nodes += [_Node([_Segment(ZERO, [e])]) for e in to_extents(zeros)]
         ordered = _fuse_neighbours(order_nodes(_absorb_small_copies(nodes), new.blocks))
-        results = _compute(ordered, str(old.path), str(new.path), jobs)
+        results = _compute(ordered, str(old.path), str(new.path), jobs, cores)
         if advance:
             advance(len(results))
         operations: list[Operation] = []
@@ -469,7 +470,7 @@ def plan_delta(old_image: Path, new_image: Path, *, jobs: int | None = None,
 
 
 def _compute(ordered: list[_Node], old_path: str, new_path: str,
-             jobs: int | None) -> dict[int, tuple[Extents, Extents, int, bytes]]:
+             jobs: int | None, cores: Cores | None = None) -> dict[int, tuple[Extents, Extents, int, bytes]]:
     """(dst, src, kind, data) of every DIFF/DATA node: first every diff window (biggest first, on
     every core), then each node's patch composed over its source blocks in image order and its
     output in image order (few extents in the manifest), compressed, again on every core."""
@@ -484,7 +485,7 @@ def _compute(ordered: list[_Node], old_path: str, new_path: str,
             for w in _windows(old_len, new_len):
                 windows.append((i, k, w, (old_path, seg.src, new_path, seg.dst, w)))
     windows.sort(key=lambda item: -(item[2][3] - item[2][2]))  # biggest first keeps both cores busy
-    raw = parallel_map(_segment_job, [w[3] for w in windows], jobs=jobs)
+    raw = parallel_map(_segment_job, [w[3] for w in windows], jobs=jobs, cores=cores)
     by_segment: dict[tuple[int, int], list] = defaultdict(list)
     for (i, k, w, _), streams in zip(windows, raw):
         by_segment[(i, k)].append((w, streams))
@@ -496,7 +497,7 @@ def _compute(ordered: list[_Node], old_path: str, new_path: str,
             layouts[i] = _layout(i, node, by_segment)
     order = sorted(layouts, key=lambda i: -ordered[i].blocks)
     results = parallel_map(_node_job, [(new_path, layouts[i][0], layouts[i][2], layouts[i][3]) for i in order],
-                           jobs=jobs)
+                           jobs=jobs, cores=cores)
     return {i: (layouts[i][0], layouts[i][1] if kind == Op.BROTLI_BSDIFF else [], kind, data)
             for i, (kind, data) in zip(order, results)}
 

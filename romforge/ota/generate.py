@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from romforge.run import cache as runcache
+from romforge.run.cache import RunCache
+from romforge.run.cores import Cores
 from romforge.errors import InputError
 from romforge.ota.delta import plan_delta
 from romforge.ota.images import build_images
@@ -83,7 +84,8 @@ def ota_partitions(tree: RomTree) -> tuple[str, ...]:
     return tuple(p for p in TF_DIRS if p in names)
 
 
-def target_images(tree: RomTree, partitions: tuple[str, ...], workdir: Path) -> dict[str, Path]:
+def target_images(tree: RomTree, partitions: tuple[str, ...], workdir: Path, *,
+                  cores: Cores | None = None) -> dict[str, Path]:
     """IMAGES/<partition>.img from the target-files, or built from its tree when absent."""
     images: dict[str, Path] = {}
     missing: dict[str, str] = {}
@@ -98,7 +100,7 @@ def target_images(tree: RomTree, partitions: tuple[str, ...], workdir: Path) -> 
             shutil.copyfileobj(stream, out, 1 << 20)
         images[name] = target
     if missing:
-        built = build_images(tree, missing, workdir, workdir=workdir / "staging")
+        built = build_images(tree, missing, workdir, workdir=workdir / "staging", cores=cores)
         images.update({name: image.path for name, image in built.items()})
     return images
 
@@ -106,10 +108,11 @@ def target_images(tree: RomTree, partitions: tuple[str, ...], workdir: Path) -> 
 def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state: BuildState, *,
               old_images: Mapping[str, Path] | None = None, old_state: BuildState | None = None,
               groups: list[DynamicGroup] | None = None, snapshot: bool = False, workdir: Path,
-              progress: Progress | None = None) -> OtaResult:
+              progress: Progress | None = None, cores: Cores | None = None,
+              cache: RunCache | None = None) -> OtaResult:
     """Payload from images (full, or incremental when old images are given), then the signed zip.
 
-    In a weekly run, compressed full-OTA chunks are shared with its other builds (runcache)."""
+    With a run's `cache`, compressed full-OTA chunks are shared with its other builds."""
     progress = progress or NullProgress()
     names = tuple(new_images)
     if old_images is not None and set(old_images) != set(new_images):
@@ -120,11 +123,11 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
         new = Path(new_images[name])
         progress.step(f"{'diff' if old_images else 'compress'} {name}")
         if old_images is None:
-            operations = full_operations(new, cache=runcache.active())
+            operations = full_operations(new, cache=cache, cores=cores)
             old_size = old_sha = None
         else:
             old = Path(old_images[name])
-            operations = plan_delta(old, new)
+            operations = plan_delta(old, new, cores=cores)
             old_size, old_sha = old.stat().st_size, bytes.fromhex(sha256_file(old))
         plans.append(PartitionPlan(name, new.stat().st_size, bytes.fromhex(sha256_file(new)), operations,
                                    old_size, old_sha, version=str(new_state.timestamp)))
@@ -142,7 +145,7 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
 
 
 def ota_from_target_files(new: Path | RomTree, out: Path, key: OtaKey, *, old: Path | RomTree | None = None,
-                          progress: Progress | None = None) -> OtaResult:
+                          progress: Progress | None = None, cores: Cores | None = None) -> OtaResult:
     """A signed OTA package at `out` that installs `new` (from `old` when given).
 
     Images come from IMAGES/ in the target-files, or are built from their trees. The
@@ -165,13 +168,13 @@ def ota_from_target_files(new: Path | RomTree, out: Path, key: OtaKey, *, old: P
         (work / "new").mkdir()
         progress = progress or NullProgress()
         progress.step("images")
-        new_images = target_images(new_tree, partitions, work / "new")
+        new_images = target_images(new_tree, partitions, work / "new", cores=cores)
         old_images = None
         if old_tree is not None:
             (work / "old").mkdir()
-            old_images = target_images(old_tree, partitions, work / "old")
+            old_images = target_images(old_tree, partitions, work / "old", cores=cores)
         result = write_ota(work / out.name, key, new_images, new_state, old_images=old_images, old_state=old_state,
-                           groups=groups, snapshot=snapshot, workdir=work, progress=progress)
+                           groups=groups, snapshot=snapshot, workdir=work, progress=progress, cores=cores)
         (work / out.name).rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)

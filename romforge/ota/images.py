@@ -28,15 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from romforge.run import cores as jobserver
-from romforge.errors import InputError, ToolFailedError, ToolMissingError
+from romforge.run.cores import Cores, standalone
+from romforge.errors import InputError, ToolFailedError
+from romforge.run.tools import Tools
 from romforge.tree import DIR, FILE, SYMLINK, RomTree, sha256_file
 
 BLOCK_SIZE = 4096
 IMAGE_EPOCH = 1230768000  # 2009-01-01 00:00:00 UTC, the date releasetools stamps on zip entries
 _UUID_NAMESPACE = uuid.UUID("6f1d7c8e-2a4b-5c3d-9e8f-0a1b2c3d4e5f")
-TOOL_PACKAGES = {"mkfs.erofs": "erofs-utils", "fsck.erofs": "erofs-utils", "dump.erofs": "erofs-utils",
-                 "mke2fs": "e2fsprogs", "e2fsck": "e2fsprogs", "debugfs": "e2fsprogs", "fakeroot": "fakeroot"}
 FILESYSTEMS = ("erofs", "ext4")
 VFS_CAP_REVISION_2 = 0x02000000
 VFS_CAP_FLAGS_EFFECTIVE = 0x000001
@@ -55,10 +54,8 @@ class PartitionImage:
 
 
 def find_tool(name: str) -> str:
-    found = shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-    if found is None:
-        raise ToolMissingError(name, TOOL_PACKAGES.get(name, name))
-    return found
+    """An image tool (erofs-utils, e2fsprogs, fakeroot), also from /usr/sbin."""
+    return Tools().path(name)
 
 
 def image_uuid(partition: str) -> str:
@@ -158,9 +155,10 @@ def build_image(tree: RomTree, partition: str, fs: str, out: Path, *, workdir: P
 
 
 def build_images(tree: RomTree, partitions: Mapping[str, str], out_dir: Path, *, workdir: Path,
-                 advance: Callable[[int], None] | None = None, jobs: int | None = None) -> dict[str, PartitionImage]:
-    """Every listed partition as out_dir/<partition>.img, side by side on the cores the jobserver
-    gives (the tools are single-threaded)."""
+                 advance: Callable[[int], None] | None = None, jobs: int | None = None,
+                 cores: Cores | None = None) -> dict[str, PartitionImage]:
+    """Every listed partition as out_dir/<partition>.img, side by side on the cores the run lends
+    (the tools are single-threaded)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
     names = [p for p in tree.partitions() if p in partitions]
@@ -171,10 +169,10 @@ def build_images(tree: RomTree, partitions: Mapping[str, str], out_dir: Path, *,
             advance(1)
         return image
 
-    with jobserver.borrow(min(len(names), jobs or len(names))) as cores:
-        if cores <= 1:
+    with (cores or standalone()).borrow(min(len(names), jobs or len(names))) as lent:
+        if lent <= 1:
             return {image.partition: image for image in map(one, names)}
-        with ThreadPoolExecutor(max_workers=cores) as pool:
+        with ThreadPoolExecutor(max_workers=lent) as pool:
             return {image.partition: image for image in pool.map(one, names)}
 
 

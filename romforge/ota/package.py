@@ -18,7 +18,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from romforge.errors import InputError, ToolFailedError, ToolMissingError
+from romforge.errors import InputError, ToolFailedError
+from romforge.run.tools import Tools
 from romforge.ota.keys import OtaKey
 from romforge.ota.proto import ota_metadata_pb2 as om
 from romforge.tree import ZIP_DATE, check_member_name
@@ -28,7 +29,6 @@ PROPERTIES = "payload_properties.txt"
 METADATA = "META-INF/com/android/metadata"
 METADATA_PB = "META-INF/com/android/metadata.pb"
 OTACERT = "META-INF/com/android/otacert"
-SIGNAPK_JAR = Path("/usr/share/signapk/signapk.jar")
 PROPERTY_FILES_RESERVED = 512  # bytes reserved for each property-files string
 MAX_MEMBERS = 64
 EOCD = struct.Struct("<4s4H2LH")
@@ -123,12 +123,8 @@ def _write_unsigned(dest: Path, payload: Path, properties: str, metadata: OtaMet
 
 
 def signapk(unsigned: Path, signed: Path, key: OtaKey) -> None:
-    java = shutil.which("java")
-    if java is None:
-        raise ToolMissingError("java", "default-jre-headless")
-    if not SIGNAPK_JAR.is_file():
-        raise ToolMissingError(str(SIGNAPK_JAR), "signapk")
-    proc = subprocess.run([java, "-jar", str(SIGNAPK_JAR), "-w", str(key.cert), str(key.pk8), str(unsigned),
+    tools = Tools()
+    proc = subprocess.run([tools.path("java"), "-jar", str(tools.signapk_jar()), "-w", str(key.cert), str(key.pk8), str(unsigned),
                            str(signed)], capture_output=True, text=True)
     if proc.returncode != 0:
         detail = "; ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
-from romforge.run import cores as jobserver
+from romforge.run.cores import Cores, standalone
 from romforge.errors import InputError
 from romforge.ota.keys import SIGNATURE_SIZE, OtaKey
 from romforge.ota.proto import update_metadata_pb2 as um
@@ -240,7 +240,8 @@ def _full_chunk(args: tuple[str, int, int, RunCache | None, bool]) -> tuple[int,
     return kind, packed
 
 
-def full_operations(image: Path, *, jobs: int | None = None, cache: RunCache | None = None) -> list[Operation]:
+def full_operations(image: Path, *, jobs: int | None = None, cache: RunCache | None = None,
+                    cores: Cores | None = None) -> list[Operation]:
     """Every block of the image written exactly once, in 2 MiB REPLACE* chunks.
 
     With a run's `cache`, chunks another device already compressed are taken from it, and
@@ -251,20 +252,21 @@ def full_operations(image: Path, *, jobs: int | None = None, cache: RunCache | N
     blocks = size // BLOCK_SIZE
     chunks = [(str(image), start, min(FULL_CHUNK_BLOCKS, blocks - start), cache, False)
               for start in range(0, blocks, FULL_CHUNK_BLOCKS)]
-    results = parallel_map(_full_chunk, chunks, jobs=jobs)
+    results = parallel_map(_full_chunk, chunks, jobs=jobs, cores=cores)
     later = [i for i, result in enumerate(results) if result is None]
-    for i, result in zip(later, parallel_map(_full_chunk, [chunks[i][:4] + (True,) for i in later], jobs=jobs)):
+    for i, result in zip(later, parallel_map(_full_chunk, [chunks[i][:4] + (True,) for i in later], jobs=jobs,
+                                                        cores=cores)):
         results[i] = result
     return [Operation(kind, [(start, count)], data=data)
             for (_, start, count, _, _), (kind, data) in zip(chunks, results)]
 
 
-def parallel_map(fn, items: list, *, jobs: int | None = None) -> list:
+def parallel_map(fn, items: list, *, jobs: int | None = None, cores: Cores | None = None) -> list:
     """map over a process pool, in order; one process (this one) when it gets no more cores.
 
-    `jobs` caps the processes; how many it gets is the jobserver's answer (every core for a
+    `jobs` caps the processes; how many it gets is what the run's `cores` lend (every core for a
     standalone build, the idle share of a weekly run's --jobs)."""
-    with jobserver.borrow(min(len(items), jobs or len(items))) as workers:
+    with (cores or standalone()).borrow(min(len(items), jobs or len(items))) as workers:
         if workers <= 1:
             return [fn(item) for item in items]
         with ProcessPoolExecutor(max_workers=workers) as pool:

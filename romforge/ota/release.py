@@ -11,6 +11,8 @@ from romforge.ota.generate import OTA_FULL, OtaResult, build_state, dynamic_grou
 from romforge.ota.images import PartitionImage, build_images
 from romforge.ota.keys import OtaKey, load_signing_key
 from romforge.profile import DeviceProfile
+from romforge.run.cache import RunCache
+from romforge.run.cores import Cores
 from romforge.run.progress import Progress
 from romforge.tree import RomTree
 from romforge.workspace import Workspace, load_workspace
@@ -42,15 +44,16 @@ def workspace_key(workspace: Path | None) -> OtaKey:
 
 
 def release_images(profile: DeviceProfile, tree: RomTree, out_dir: Path, workdir: Path,
-                   progress: Progress) -> dict[str, PartitionImage]:
+                   progress: Progress, cores: Cores | None = None) -> dict[str, PartitionImage]:
     """images/<partition>.img for every partition the profile builds, in the profile's filesystem."""
     wanted = {p: fs for p, fs in profile.partitions.items() if p in tree.partitions()}
     progress.step("images", total=len(wanted))
-    return build_images(tree, wanted, out_dir, workdir=workdir, advance=progress.advance)
+    return build_images(tree, wanted, out_dir, workdir=workdir, advance=progress.advance, cores=cores)
 
 
 def release_full_ota(profile: DeviceProfile, tree: RomTree, images: dict[str, PartitionImage], out: Path,
-                     key: OtaKey | None, workdir: Path, progress: Progress) -> OtaResult | None:
+                     key: OtaKey | None, workdir: Path, progress: Progress, cores: Cores | None = None,
+                     cache: RunCache | None = None) -> OtaResult | None:
     """ota-full.zip from the release's own images (A/B devices only)."""
     if key is None or not profile.ab:
         return None
@@ -59,7 +62,7 @@ def release_full_ota(profile: DeviceProfile, tree: RomTree, images: dict[str, Pa
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         return write_ota(out, key, {n: images[n].path for n in names}, build_state(tree, names), groups=groups,
-                         snapshot=snapshot, workdir=workdir, progress=progress)
+                         snapshot=snapshot, workdir=workdir, progress=progress, cores=cores, cache=cache)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

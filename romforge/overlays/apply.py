@@ -1,18 +1,19 @@
 """Applying resolved overlays to a staged tree: files, props, XML edits, RRO APKs, patches.
 
-`prepare()` runs during plan: it builds every RRO (aapt2 + apksigner) and applies all
-overlays to a throw-away staged copy of the base ROM, so a patch that does not apply or
-an XPath that matches nothing is reported — all of them, with file:line — before the
-real build writes anything. `apply_overlays()` then repeats the same steps on the build's
-staged tree with the APKs already built.
+Planning an overlay only reads and checks it (overlays/feature.py); applying it here is
+where tools run (aapt2 and apksigner for the RROs, GNU patch) and where a patch that does
+not apply or an XPath that matches nothing is found: all such problems of one build are
+collected and reported together, with file:line, and the build stops before anything is
+released. File bytes come from each overlay's snapshot, never from the folder again.
+`dry_run` does the same on a throw-away stage for `romforge overlay check`.
 """
 
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 import hashlib
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,35 +21,17 @@ from typing import Callable
 
 from lxml import etree
 
-from romforge.run import cache as runcache
-from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, ToolFailedError
+from romforge.errors import InputError, InputProblems, RomforgeError, ToolFailedError, ToolMissingError
 from romforge.overlays.patch import failed_hunks, run_patch
-from romforge.overlays.resolve import Resolved, resolve_all
+from romforge.overlays.resolve import Resolved
+from romforge.overlays.snapshot import Snapshot
 from romforge.overlays.spec import (XPATH_NAMESPACES, FileOp, OverlaySpec, PatchOp, PropOp, ResourceOverlay,
                                     XmlOp, parse_fragment)
-from romforge.profile import DeviceProfile
 from romforge.rro import SigningKey, build_rro, values_xml
+from romforge.run.context import BuildContext
+from romforge.run.tools import Tools
 from romforge.tree import DIR, FILE, FILE_CONTEXTS, SYMLINK, FileMeta, RomTree, default_meta, stage
 from romforge.xmlsafe import parse_xml, serialize_xml
-
-@dataclass
-class OverlayPlan:
-    """The overlays of one build, checked against the base ROM, with their RRO APKs built."""
-
-    resolved: Resolved
-    apks: dict[str, bytes]  # RRO package → signed APK
-    signing: str  # which key signed the RROs (no host paths)
-    origins: dict[tuple[str, str], str] = field(default_factory=dict)  # (partition, path) → overlay that wrote it
-    removed: dict[tuple[str, str], str] = field(default_factory=dict)  # (partition, path) → overlay that removed it
-    actions: dict[str, list[str]] = field(default_factory=dict)  # overlay → what it did, one line each
-
-    def inputs(self) -> dict:
-        return {"overlays": self.resolved.summary(), "rro_signing": self.signing}
-
-    def summary(self) -> list[dict]:
-        return [{"name": o.name, "version": o.version, "actions": self.actions.get(o.name, [])}
-                for o in self.resolved.order]
-
 
 @dataclass
 class _Run:
@@ -56,6 +39,7 @@ class _Run:
 
     tree: RomTree
     apks: dict[str, bytes]
+    tools: Tools = field(default_factory=Tools)
     problems: list[RomforgeError] = field(default_factory=list)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
     removed: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -64,26 +48,6 @@ class _Run:
 
 
 # ---- signing and RROs ----------------------------------------------------------------
-
-
-def signing_key(key_prefix: Path | None) -> tuple[SigningKey, str]:
-    """The workspace's RRO key (KEY.pk8 + KEY.x509.pem), else the bundled test key."""
-    if key_prefix is None:
-        key = SigningKey.sample()
-        return key, "romforge test key (set [signing] overlay_key in romforge.toml for release builds)"
-    key = SigningKey(key_prefix.with_name(key_prefix.name + ".pk8"), key_prefix.with_name(key_prefix.name + ".x509.pem"))
-    for part in (key.pk8, key.cert):
-        if not part.is_file():
-            raise ConfigError(f"overlay signing key part {part.name} not found", file=part,
-                              hint="[signing] overlay_key names KEY for KEY.pk8 and KEY.x509.pem")
-    return key, "workspace key sha256:" + hashlib.sha256(key.cert.read_bytes()).hexdigest()[:16]
-
-
-def _copy_res(src: Path, dest: Path) -> None:
-    shutil.copytree(src, dest, symlinks=True)
-    for path in dest.rglob("*"):
-        if path.is_symlink():
-            raise InputError("res/ holds a symlink; overlays ship real files only", file=src)
 
 
 def _rro_digest(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: SigningKey) -> str:
@@ -95,29 +59,49 @@ def _rro_digest(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: Sig
     return "overlay-rro-" + h.hexdigest()
 
 
-def build_rros(resolved: Resolved, key: SigningKey) -> tuple[dict[str, bytes], list[RomforgeError]]:
-    """Every [[resources]] entry as a signed static RRO; tool failures come back as problems."""
-    apks: dict[str, bytes] = {}
-    problems: list[RomforgeError] = []
+def build_rros(resolved: Resolved, ctx: BuildContext) -> tuple[dict[str, bytes], list[RomforgeError]]:
+    """Every [[resources]] entry as a signed static RRO (the run's RRO key), made once per run and
+    side by side on the cores the run leaves; tool failures come back as problems."""
+    key = ctx.keys.overlay
+    wanted: list[tuple[OverlaySpec, ResourceOverlay, str, Callable[[], bytes]]] = []
     for spec in resolved.order:
         for res in spec.resources:
             values = values_xml([(v.kind, v.name, v.value) for v in res.values]) if res.values else b""
-            digest = _rro_digest(spec, res, values, key)
-            try:
-                [apks[res.package]] = runcache.make_all(
-                    [(digest, functools.partial(_link_rro, spec, res, values, key))])
-            except RomforgeError as exc:
-                problems.append(spec.error(f"RRO for {res.target} does not build: {exc.message}", res.line,
-                                           hint="fix the resource values or res/ files named above"))
+            make = functools.partial(_link_rro, spec, res, values, key, ctx.tools)
+            wanted.append((spec, res, _rro_digest(spec, res, values, key), make))
+    apks: dict[str, bytes] = {}
+    problems: list[RomforgeError] = []
+
+    def one(item: tuple[OverlaySpec, ResourceOverlay, str, Callable[[], bytes]]) -> bytes | RomforgeError:
+        spec, res, digest, make = item
+        try:
+            return ctx.cache.make(digest, make)
+        except ToolMissingError:
+            raise  # the machine's problem, not the overlay's
+        except RomforgeError as exc:  # reported with the others; a failed make stores nothing
+            return exc
+
+    with ctx.cores.borrow(len(wanted)) as cores:
+        if cores > 1 and len(wanted) > 1:
+            with ThreadPoolExecutor(max_workers=min(cores, len(wanted))) as pool:
+                results = list(pool.map(one, wanted))
+        else:
+            results = [one(item) for item in wanted]
+    for (spec, res, _, _), value in zip(wanted, results):
+        if isinstance(value, RomforgeError):
+            problems.append(spec.error(f"RRO for {res.target} does not build: {value.message}", res.line,
+                                       hint="fix the resource values or res/ files named above"))
+        else:
+            apks[res.package] = value
     return apks, problems
 
 
-def _link_rro(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: SigningKey) -> bytes:
+def _link_rro(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: SigningKey, tools: Tools) -> bytes:
     with tempfile.TemporaryDirectory(prefix="romforge-overlay-rro-") as tmp:
         work = Path(tmp)
         res_dir = work / "res"
         if res.res_dir is not None:
-            _copy_res(res.res_dir, res_dir)
+            _write_res(_snapshot(spec).under(res.res_dir), res_dir)
         if values:
             generated = res_dir / "values" / f"romforge-{spec.name}.xml"
             generated.parent.mkdir(parents=True, exist_ok=True)
@@ -126,8 +110,22 @@ def _link_rro(spec: OverlaySpec, res: ResourceOverlay, values: bytes, key: Signi
             generated.write_bytes(values)
         out = work / "overlay.apk"
         build_rro(res_dir, out, package=res.package, target_package=res.target, priority=res.priority,
-                  is_static=True, target_name=res.target_name, version_name=spec.version, key=key)
+                  is_static=True, target_name=res.target_name, version_name=spec.version, key=key, tools=tools)
         return out.read_bytes()
+
+
+def _snapshot(spec: OverlaySpec) -> Snapshot:
+    if spec.snapshot is None:
+        raise InputError("the overlay folder could not be read", file=spec.file)
+    return spec.snapshot
+
+
+def _write_res(files: dict[str, bytes], dest: Path) -> None:
+    """An Android res/ folder from the snapshot's bytes (no symlinks: the spec refused those)."""
+    for rel, data in sorted(files.items()):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 # ---- operations ----------------------------------------------------------------------
@@ -195,7 +193,7 @@ def _file_op(run: _Run, spec: OverlaySpec, op: FileOp) -> None:
             tree.set_meta(op.partition, op.path, meta)
             run.actions[spec.name].append(f"meta {where} {_describe_meta(meta)}")
         else:
-            data = op.content if op.content is not None else op.source.read_bytes()
+            data = op.content if op.content is not None else _snapshot(spec).read(op.source)
             tree.write_file(op.partition, op.path, data, meta)
             run.actions[spec.name].append(f"{op.action} {where} {_describe_meta(meta)}")
     run.origins[(op.partition, op.path)] = spec.name
@@ -336,7 +334,8 @@ def _patch(run: _Run, spec: OverlaySpec, op: PatchOp) -> None:
             if entry is None or entry.kind != FILE:
                 _fail(run, spec, op.line, f"{op.shown} patches {where}, which is not a file in the tree")
                 continue
-            patched, output = run_patch(run.tree.read(target.partition, target.path), target.text, Path(tmp))
+            patched, output = run_patch(run.tree.read(target.partition, target.path), target.text, Path(tmp),
+                                        tools=run.tools)
             if patched is None:
                 failed = failed_hunks(output)
                 for hunk in failed:
@@ -362,8 +361,9 @@ def _write_contexts(run: _Run) -> None:
     run.tree.write_extra(FILE_CONTEXTS, text.encode("utf-8"))
 
 
-def _apply_all(resolved: Resolved, tree: RomTree, apks: dict[str, bytes]) -> _Run:
-    run = _Run(tree, apks)
+def apply_all(resolved: Resolved, tree: RomTree, apks: dict[str, bytes], tools: Tools) -> "_Run":
+    """Every overlay of `resolved`, in order, on `tree`; the problems are collected in the result."""
+    run = _Run(tree, apks, tools)
     steps: list[tuple[str, Callable[[OverlaySpec], None]]] = [
         ("files", lambda s: [_file_op(run, s, op) for op in s.files]),
         ("props", lambda s: _prop_ops(run, s, s.props)),
@@ -376,6 +376,8 @@ def _apply_all(resolved: Resolved, tree: RomTree, apks: dict[str, bytes]) -> _Ru
         for _, step in steps:
             try:
                 step(spec)
+            except ToolMissingError:
+                raise
             except RomforgeError as exc:
                 run.problems.append(exc)
             except (KeyError, ValueError, NotADirectoryError, IsADirectoryError) as exc:
@@ -384,37 +386,20 @@ def _apply_all(resolved: Resolved, tree: RomTree, apks: dict[str, bytes]) -> _Ru
     return run
 
 
-def prepare(resolved: Resolved, base: RomTree, key: SigningKey, signing: str,
-            earlier: list[RomforgeError] | None = None) -> OverlayPlan:
-    """Build the RROs and apply everything to a throw-away stage of `base`; raises InputProblems
-    with these problems and the `earlier` ones (from reading and resolving) together."""
-    apks, built = build_rros(resolved, key)
-    problems = list(earlier or []) + built
-    with tempfile.TemporaryDirectory(prefix="romforge-overlay-check-") as tmp:
-        run = _apply_all(resolved, stage(base, Path(tmp) / "dry-run"), apks)
-    problems += run.problems
+def apply_overlays(resolved: Resolved, ctx: BuildContext, tree: RomTree,
+                   earlier: list[RomforgeError] | None = None) -> "_Run":
+    """Build the RROs and apply every overlay to the build's staged tree; raises InputProblems with
+    every problem (the `earlier` ones from reading and resolving included) when any is found."""
+    apks, problems = build_rros(resolved, ctx)
+    run = apply_all(resolved, tree, apks, ctx.tools)
+    problems = list(earlier or []) + problems + run.problems
     if problems:
         raise InputProblems(f"{len(problems)} problem(s) with the overlays of {resolved.device}; "
                             "nothing was built", problems)
-    return OverlayPlan(resolved, apks, signing, run.origins, run.removed, run.actions)
+    return run
 
 
-def apply_overlays(plan: OverlayPlan, tree: RomTree) -> None:
-    """Apply the planned overlays to the build's staged tree (they were already checked in plan)."""
-    run = _apply_all(plan.resolved, tree, plan.apks)
-    if run.problems:
-        raise InputProblems(f"{len(run.problems)} problem(s) applying the overlays", run.problems)
-
-
-def plan_overlays(overlays_dir: Path, profile: DeviceProfile, base: RomTree, *, key_prefix: Path | None,
-                  reserved_props: dict[str, dict[str, str]] | None = None) -> OverlayPlan:
-    """Resolve the profile's overlays and check them against `base`; raises InputProblems."""
-    resolved, problems = resolve_all(overlays_dir, profile, reserved_props=reserved_props)
-    if resolved is None:  # no order to try them in
-        raise InputProblems(f"{len(problems)} problem(s) with the overlays of {profile.profile}; nothing was built",
-                            problems)
-    if any(spec.resources for spec in resolved.order):
-        key, signing = signing_key(key_prefix)
-    else:
-        key, signing = SigningKey.sample(), "none (no RROs)"
-    return prepare(resolved, base, key, signing, problems)
+def dry_run(resolved: Resolved, base: RomTree, ctx: BuildContext) -> None:
+    """Apply `resolved` to a throw-away stage of `base` (`romforge overlay check`)."""
+    with tempfile.TemporaryDirectory(prefix="romforge-overlay-check-") as tmp:
+        apply_overlays(resolved, ctx, stage(base, Path(tmp) / "dry-run"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from romforge.errors import InputError
-from romforge.rro import tool
+from romforge.run.tools import Tools
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -81,13 +81,13 @@ def split_unified_diff(text: str, *, source: str) -> list[DiffSection]:
 _FAILED_HUNK = re.compile(r"Hunk #(\d+) FAILED")
 
 
-def run_patch(original: bytes, section: str, work: Path) -> tuple[bytes | None, str]:
+def run_patch(original: bytes, section: str, work: Path, *, tools: Tools | None = None) -> tuple[bytes | None, str]:
     """GNU patch on one file's section, strictly: no fuzz, no reversed patches, no backups."""
     (work / "original").write_bytes(original)
     (work / "section.diff").write_text(section, encoding="utf-8")
     result = work / "result"
     result.unlink(missing_ok=True)
-    proc = subprocess.run([tool("patch"), "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
+    proc = subprocess.run([(tools or Tools()).path("patch"), "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
                            "--reject-file=-", "--quiet", "-i", str(work / "section.diff"), "-o", str(result),
                            str(work / "original")], capture_output=True, text=True)
     if proc.returncode != 0:

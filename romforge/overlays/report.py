@@ -4,11 +4,11 @@ without building a release."""
 from __future__ import annotations
 
 from romforge.errors import CheckFailed, Finding, InputProblems, RomforgeError
-from romforge.overlays.apply import prepare, signing_key
+from romforge.overlays.apply import dry_run
 from romforge.overlays.resolve import Resolved, resolve
 from romforge.overlays.spec import OverlaySpec, load_overlay, overlay_names, read_overlay
 from romforge.profile import load_profile
-from romforge.rro import SigningKey
+from romforge.run.context import BuildContext
 from romforge.tree import RomTree
 from romforge.workspace import Workspace
 
@@ -106,13 +106,11 @@ def check_overlays(ws: Workspace, names: list[str] | None = None) -> list[str]:
     base_path = ws.base_rom
     if base_path is not None and base_path.exists():
         base = RomTree.open(base_path)
-        key: SigningKey | None = None
+        ctx = BuildContext.create(ws)
         for name in wanted:
             chain = _with_requirements(name, specs)
-            if any(s.resources for s in chain) and key is None:
-                key, _ = signing_key(ws.overlay_key)
             try:
-                prepare(Resolved(name, tuple(chain)), base, key or SigningKey.sample(), "check")
+                dry_run(Resolved(name, tuple(chain)), base, ctx)
             except InputProblems as exc:
                 seen = {p.format() for p in problems}
                 problems += [p for p in exc.problems if p.format() not in seen]

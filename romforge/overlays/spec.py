@@ -8,7 +8,6 @@ names must stay inside that folder; nothing here touches a ROM tree.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import re
 import stat
@@ -26,11 +25,11 @@ from romforge.safeio import decode_text
 from romforge.tomlfile import TomlDoc, load_toml, type_name
 from romforge.tree import clean_path
 from romforge.overlays.patch import split_unified_diff
+from romforge.overlays.snapshot import MAX_OVERLAY_FILES, Snapshot, snapshot_folder
 from romforge.xmlsafe import parse_xml
 
 OVERLAY_TOML = "overlay.toml"
 MAX_SOURCE_BYTES = 256 << 20
-MAX_OVERLAY_FILES = 20_000
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_\-]{0,63}$")
 _PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
@@ -170,6 +169,7 @@ class OverlaySpec:
     resources: tuple[ResourceOverlay, ...] = ()
     patches: tuple[PatchOp, ...] = ()
     sha256: str = ""
+    snapshot: Snapshot | None = field(default=None, repr=False, compare=False)  # the folder's bytes, read once
 
     @property
     def file(self) -> str:
@@ -714,28 +714,6 @@ def _read_devices(r: _Reader, data: dict) -> tuple[str, ...]:
     return tuple(good)
 
 
-def _digest(root: Path) -> str:
-    """Every path and byte of the overlay folder: a change anywhere makes a new build input."""
-    h = hashlib.sha256()
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            count += 1
-            if count > MAX_OVERLAY_FILES:
-                raise InputError(f"holds more than {MAX_OVERLAY_FILES} files", file=root)
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                h.update(f"{rel}\0link\0{os.readlink(full)}\0".encode())
-                continue
-            h.update(f"{rel}\0file\0".encode())
-            with open(full, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-    return h.hexdigest()
-
-
 def read_overlay(root: Path) -> tuple[OverlaySpec | None, list[RomforgeError]]:
     """Read `root/overlay.toml`: the operations that are valid, and every problem found.
 
@@ -783,7 +761,8 @@ def read_overlay(root: Path) -> tuple[OverlaySpec | None, list[RomforgeError]]:
     if not (spec.files or spec.props or spec.xml or spec.resources or spec.patches) and not r.problems:
         r.problem("the overlay does nothing: add [[files]], [props.*], [[xml]], [[resources]] or [[patches]]")
     try:
-        return replace(spec, sha256=_digest(root)), r.problems
+        snapshot = snapshot_folder(root)
+        return replace(spec, sha256=snapshot.sha256, snapshot=snapshot), r.problems
     except InputError as exc:
         return None, r.problems + [exc]
 

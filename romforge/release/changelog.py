@@ -142,7 +142,7 @@ def notes_for_device(commits: list[Commit], profile: DeviceProfile, *, version: 
 def _environment(autoescape: bool) -> Environment:
     env = Environment(loader=PackageLoader("romforge", "templates"), keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True,
-                      autoescape=select_autoescape(["html"]) if autoescape else False)
+                      autoescape=select_autoescape(["html", "html.j2"]) if autoescape else False)
     env.filters["link_issues"] = _link_issues_filter
     return env
 

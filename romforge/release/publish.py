@@ -11,12 +11,14 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from romforge.errors import ToolMissingError
+from romforge.errors import RomforgeError, ToolMissingError
+from romforge.release.record import ReleaseRecord, read_release
+from romforge.safeio import read_text
 from romforge.workspace import Workspace
 
 SITE = "site"
@@ -29,38 +31,61 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 class Release:
     device: str
     version: str
-    data: dict
+    record: ReleaseRecord
     notes_html: str
+
+    @property
+    def data(self) -> dict:
+        """The record as its JSON says it (what the templates read)."""
+        return json.loads(self.record.to_json())
 
     @property
     def full(self) -> dict | None:
         return self.data.get("artifacts", {}).get("ota-full.zip")
 
 
+@dataclass
+class Published:
+    site: Path
+    problems: list[RomforgeError] = field(default_factory=list)  # releases left off: damaged records
+
+
 def _version_key(version: str) -> tuple:
     return tuple(int(x) if x.isdigit() else x for x in version.split("."))
 
 
-def collect(store: Path) -> dict[str, list[Release]]:
-    """device → releases, newest first, from the release.json files on disk."""
+MAX_NOTES_BYTES = 4 << 20
+
+
+def collect(store: Path) -> tuple[dict[str, list[Release]], list[RomforgeError]]:
+    """device → releases, newest first, from the release.json files on disk; a damaged record is
+    left off and reported."""
     devices: dict[str, list[Release]] = {}
+    problems: list[RomforgeError] = []
     if not store.is_dir():
-        return devices
+        return devices, problems
     for device_dir in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if device_dir.name == SITE:
             continue
         releases = []
-        for rel in device_dir.iterdir():
-            meta = rel / "release.json"
-            if rel.name.startswith(".") or not meta.is_file():
+        for rel in sorted(device_dir.iterdir()):
+            if rel.name.startswith(".") or not rel.is_dir():
                 continue
-            data = json.loads(meta.read_text())
-            notes = rel / data.get("notes", {}).get("html", "changelog.html")
-            releases.append(Release(device_dir.name, data["version"], data,
-                                    notes.read_text(encoding="utf-8") if notes.is_file() else ""))
+            try:
+                record = read_release(rel)
+            except RomforgeError as exc:
+                problems.append(exc)
+                continue
+            if record is None:
+                continue
+            notes = rel / record.notes.html
+            html = ""
+            if notes.is_file() and not notes.is_symlink():
+                html = read_text(notes, shown=str(notes), max_bytes=MAX_NOTES_BYTES)
+            releases.append(Release(device_dir.name, record.version, record, html))
         if releases:
             devices[device_dir.name] = sorted(releases, key=lambda r: _version_key(r.version), reverse=True)
-    return devices
+    return devices, problems
 
 
 def updater_index(ws: Workspace, releases: list[Release]) -> dict:
@@ -69,15 +94,16 @@ def updater_index(ws: Workspace, releases: list[Release]) -> dict:
     for r in releases:
         base = f"{ws.base_url}/{r.device}/{r.version}"
         stem = f"{ws.rom_name.lower().replace(' ', '-')}-{r.version}-{r.device}"
-        if r.full:
-            entries.append({"datetime": r.data["datetime"], "filename": f"{stem}-full.zip", "id": r.full["sha256"],
-                            "romtype": ws.romtype, "size": r.full["size"], "url": f"{base}/ota-full.zip",
+        full = r.record.full
+        if full:
+            entries.append({"datetime": r.record.datetime, "filename": f"{stem}-full.zip", "id": full.sha256,
+                            "romtype": ws.romtype, "size": full.size, "url": f"{base}/ota-full.zip",
                             "version": r.version})
-        for delta in r.data.get("deltas", []):
-            entries.append({"datetime": r.data["datetime"], "filename": f"{stem}-from-{delta['from']}.zip",
-                            "id": delta["sha256"], "romtype": ws.romtype, "size": delta["size"],
-                            "url": f"{base}/{delta['file']}", "version": r.version,
-                            "source_version": delta["from"], "incremental": True})
+        for delta in r.record.deltas:
+            entries.append({"datetime": r.record.datetime, "filename": f"{stem}-from-{delta.source}.zip",
+                            "id": delta.sha256, "romtype": ws.romtype, "size": delta.size,
+                            "url": f"{base}/{delta.file}", "version": r.version,
+                            "source_version": delta.source, "incremental": True})
     return {"response": entries}
 
 
@@ -86,16 +112,16 @@ def human_size(size: int) -> str:
 
 
 def _env() -> Environment:
-    env = Environment(loader=PackageLoader("romforge", "templates"), autoescape=select_autoescape(["html"]),
+    env = Environment(loader=PackageLoader("romforge", "templates"), autoescape=select_autoescape(["html", "html.j2"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["size"] = human_size
     return env
 
 
-def publish(ws: Workspace) -> Path:
+def publish(ws: Workspace) -> Published:
     """Rewrite releases/site/ (index.html, <device>.html, api/<device>.json) from the store."""
     store = ws.releases
-    devices = collect(store)
+    devices, problems = collect(store)
     store.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".site.partial-", dir=store))
     try:
@@ -119,7 +145,7 @@ def publish(ws: Workspace) -> Path:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return store / SITE
+    return Published(store / SITE, problems)
 
 
 def chromium() -> str:

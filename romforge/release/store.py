@@ -8,7 +8,6 @@ left behind is cleared by the next one. Existing releases are never modified.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -21,7 +20,6 @@ from romforge.errors import ReleaseError
 
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
 PARTIAL_MARK = ".partial-"
-BUILD_INFO = "build-info.json"
 
 
 def check_version(version: str) -> None:
@@ -49,42 +47,49 @@ def release_dir(store: Path, device: str, version: str) -> Path:
     return store / device / version
 
 
-def read_build_info(path: Path) -> dict | None:
-    info = path / BUILD_INFO
-    try:
-        return json.loads(info.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 @contextmanager
-def release_slot(store: Path, device: str, version: str) -> Iterator[Path]:
-    """A temporary directory that becomes store/device/version when the block succeeds."""
+def device_lock(store: Path, device: str) -> Iterator[Path]:
+    """Hold the device's directory in the store: one build (or weekly choice of version plus build)
+    of a device at a time, across processes. Directories made for it are removed again when
+    nothing was released into them."""
     device_dir = store / device
     created = [d for d in (device_dir, *device_dir.parents) if not d.exists()]  # deepest first
     try:
         device_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReleaseError(f"cannot create the release directory: {exc.strerror}", file=device_dir) from None
-    fd = os.open(device_dir, os.O_RDONLY | os.O_DIRECTORY)
-    tmp: Path | None = None
+    fd = os.open(device_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        for stale in device_dir.glob(f".*{PARTIAL_MARK}*"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
-        final = release_dir(store, device, version)
-        if final.exists():
-            raise ReleaseError("release already exists; releases are never overwritten", file=final,
-                               hint="pick a new --version")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}{PARTIAL_MARK}", dir=device_dir))
-        yield tmp
-        os.rename(tmp / "release", final)
+        yield device_dir
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
         os.close(fd)
         for made in created:  # leave no empty directories behind a failed first build
             try:
                 made.rmdir()
             except OSError:
                 break
+
+
+@contextmanager
+def release_slot(store: Path, device: str, version: str, *, locked: bool = False) -> Iterator[Path]:
+    """A temporary directory that becomes store/device/version when the block succeeds.
+
+    `locked`: the caller already holds `device_lock` for this device."""
+    if not locked:
+        with device_lock(store, device), release_slot(store, device, version, locked=True) as tmp:
+            yield tmp
+        return
+    device_dir = store / device
+    for stale in device_dir.glob(f".*{PARTIAL_MARK}*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
+    final = release_dir(store, device, version)
+    if final.exists():
+        raise ReleaseError("release already exists; releases are never overwritten", file=final,
+                           hint="pick a new --version")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}{PARTIAL_MARK}", dir=device_dir))
+    try:
+        yield tmp
+        os.rename(tmp / "release", final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,10 +1,10 @@
 """Results the device builds of one run share: made once, looked up by a key of their inputs.
 
 Devices built from one base ROM need many identical things: the locale packs' and feature
-overlays' RRO APKs, and most 2 MiB chunks of their partition images compressed for the full
-OTA, which is most of a build's time. Each process remembers what it made; a weekly run
-also gives its builds a private directory (`using`), so a build in another worker process
-finds it there. A build that finds another one making the same thing right now (its lock is
+overlays' RRO APKs, T9 data, ELF facts of the base's libraries, and most 2 MiB chunks of their
+partition images compressed for the full OTA, which is most of a build's time. A run's
+`RunResults` remembers what its builds made (bounded), and a weekly run adds a private
+directory (`RunCache`, `run_directory`), so a build in another worker process finds it there. A build that finds another one making the same thing right now (its lock is
 taken) leaves it for last and goes on with the rest, so two builds side by side split the
 shared work instead of doing it twice. An entry is written to a temporary name and renamed,
 so a killed build leaves no half entry, and the kernel drops its locks.
@@ -12,20 +12,18 @@ so a killed build leaves no half entry, and the kernel drops its locks.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from collections import OrderedDict
 from typing import Callable, Iterator, Sequence
-
-_memo: dict[str, bytes] = {}
-_MEMO_LIMIT = 1 << 20  # values larger than this (image chunks) live only in the run's directory
-_active: "RunCache | None" = None
-
 
 @dataclass(frozen=True)
 class RunCache:
@@ -93,13 +91,13 @@ _RUN_PREFIX = "romforge-run-cache-"
 
 
 @contextmanager
-def run_directory() -> Iterator[Path]:
-    """A private directory for one run's shared results, in the system's temporary directory.
+def private_directory(prefix: str) -> Iterator[Path]:
+    """A new directory of this user's in the system's temporary directory, removed afterwards.
 
-    It stays locked while the run (or a worker it forked) lives; a directory nobody holds was
-    left by a killed run, and the next run removes it."""
+    It stays locked while its owner (or a process it forked) lives; one named with the same
+    prefix that nobody holds was left by a killed run, and is removed here."""
     parent = Path(tempfile.gettempdir())
-    for stale in parent.glob(_RUN_PREFIX + "*"):
+    for stale in parent.glob(prefix + "*"):
         try:
             if stale.is_symlink() or stale.lstat().st_uid != os.getuid():
                 continue
@@ -113,7 +111,7 @@ def run_directory() -> Iterator[Path]:
             pass  # a live run's
         finally:
             os.close(fd)
-    root = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -123,47 +121,70 @@ def run_directory() -> Iterator[Path]:
         os.close(fd)
 
 
-def active() -> RunCache | None:
-    """The run's shared directory, while a build of a weekly run is going on in this process."""
-    return _active
+def run_directory() -> "contextlib.AbstractContextManager[Path]":
+    """A private directory for one run's shared results (see private_directory)."""
+    return private_directory(_RUN_PREFIX)
 
 
-@contextmanager
-def using(root: Path | None) -> Iterator[None]:
-    """Share results through `root` (None: only within this process) for the duration."""
-    global _active
-    outer, _active = _active, RunCache(root) if root is not None else None
-    try:
-        yield
-    finally:
-        _active = outer
+class RunResults:
+    """One run's shared results: a bounded memo of what its builds made here, plus the run's
+    directory (`shared`) when builds in other processes take part."""
 
+    def __init__(self, shared: RunCache | None = None, *, memo_bytes: int = 64 << 20,
+                 entry_bytes: int = 1 << 20) -> None:
+        self.shared = shared
+        self._memo: OrderedDict[str, bytes] = OrderedDict()
+        self._memo_bytes = 0
+        self._limit = memo_bytes
+        self._entry_limit = entry_bytes  # larger values (image chunks) live only in the directory
+        self._lock = threading.Lock()  # builds make RROs on several threads
 
-def make_all(items: Sequence[tuple[str, Callable[[], bytes]]], *, threads: int = 1) -> list[bytes]:
-    """Every (key, make) item's value, made at most once per run; items another build is
-    making right now are taken last. `threads` > 1 makes them side by side (tool runs)."""
-    cache = _active
-    values: list[bytes | None] = [_memo.get(key) for key, _ in items]
-    if cache is not None:  # what this process made before, the run's other builds can have too
-        for (key, _), value in zip(items, values):
-            if value is not None and not cache.has(key):
-                cache.put(key, value)
+    def _remember(self, key: str, value: bytes) -> None:
+        with self._lock:
+            if len(value) > self._entry_limit or key in self._memo:
+                return
+            self._memo[key] = value
+            self._memo_bytes += len(value)
+            while self._memo_bytes > self._limit:
+                _, dropped = self._memo.popitem(last=False)
+                self._memo_bytes -= len(dropped)
 
-    def one(i: int, wait: bool) -> bytes | None:
-        key, make = items[i]
-        return make() if cache is None else cache.make(key, make, wait=wait)
+    def _recall(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._memo.get(key)
+            if value is not None:
+                self._memo.move_to_end(key)
+            return value
 
-    for wait in (False, True):
-        todo = [i for i, v in enumerate(values) if v is None]
-        if not todo:
-            break
-        if threads > 1 and len(todo) > 1:
-            with ThreadPoolExecutor(max_workers=min(threads, len(todo))) as pool:
-                made = list(pool.map(lambda i: one(i, wait), todo))
-        else:
-            made = [one(i, wait) for i in todo]
-        for i, value in zip(todo, made):
-            values[i] = value
-            if value is not None and len(value) <= _MEMO_LIMIT:
-                _memo[items[i][0]] = value
-    return values  # type: ignore[return-value]  # the waiting pass leaves no None
+    def make_all(self, items: Sequence[tuple[str, Callable[[], bytes]]], *, threads: int = 1) -> list[bytes]:
+        """Every (key, make) item's value, made at most once per run; items another build is
+        making right now are taken last. `threads` > 1 makes them side by side (tool runs)."""
+        cache = self.shared
+        values: list[bytes | None] = [self._recall(key) for key, _ in items]
+        if cache is not None:  # what this process made before, the run's other builds can have too
+            for (key, _), value in zip(items, values):
+                if value is not None and not cache.has(key):
+                    cache.put(key, value)
+
+        def one(i: int, wait: bool) -> bytes | None:
+            key, make = items[i]
+            return make() if cache is None else cache.make(key, make, wait=wait)
+
+        for wait in (False, True):
+            todo = [i for i, v in enumerate(values) if v is None]
+            if not todo:
+                break
+            if threads > 1 and len(todo) > 1:
+                with ThreadPoolExecutor(max_workers=min(threads, len(todo))) as pool:
+                    made = list(pool.map(lambda i: one(i, wait), todo))
+            else:
+                made = [one(i, wait) for i in todo]
+            for i, value in zip(todo, made):
+                values[i] = value
+                if value is not None:
+                    self._remember(items[i][0], value)
+        return values  # type: ignore[return-value]  # the waiting pass leaves no None
+
+    def make(self, key: str, make: Callable[[], bytes]) -> bytes:
+        [value] = self.make_all([(key, make)])
+        return value

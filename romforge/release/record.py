@@ -1,0 +1,121 @@
+"""release.json: what the weekly train records of a release, for the updater index and the site.
+
+This module owns the file's shape: the train writes a ReleaseRecord, publishing reads
+them back, and a damaged one is reported naming the file instead of stopping a run after
+every device was built.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+
+from romforge.errors import ReleaseError
+
+RELEASE_JSON = "release.json"
+SCHEMA = 1
+MAX_RECORD_BYTES = 16 << 20
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True))
+class Artifact:
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True, populate_by_name=True))
+class Delta:
+    """An incremental OTA in the release: from which earlier version, which file."""
+
+    file: str
+    size: int
+    sha256: str
+    source: str = Field(alias="from")  # the version it updates from
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True))
+class Notes:
+    md: str
+    html: str
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True))
+class ReleaseRecord:
+    schema: int
+    device: str
+    model: str
+    version: str
+    week: str  # ISO week, 2026-W48
+    date: str  # the week's Friday, YYYY-MM-DD
+    datetime: int  # ro.build.date.utc of the build
+    fingerprint: str
+    source_commit: str | None  # the workspace's git commit it was built from
+    previous: str | None  # the device's release before this one
+    artifacts: dict[str, Artifact]
+    deltas: list[Delta]
+    notes: Notes
+    inputs: dict[str, Any]
+
+    @property
+    def full(self) -> Artifact | None:
+        return self.artifacts.get("ota-full.zip")
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["deltas"] = [{"from": d["source"], "file": d["file"], "size": d["size"], "sha256": d["sha256"]}
+                          for d in data["deltas"]]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    def deltas_json(self) -> list[dict[str, Any]]:
+        return json.loads(self.to_json())["deltas"]
+
+    def artifacts_json(self) -> dict[str, dict[str, Any]]:
+        return {name: {"size": a.size, "sha256": a.sha256} for name, a in self.artifacts.items()}
+
+
+_ADAPTER = TypeAdapter(ReleaseRecord)
+
+
+def parse_release(text: str, *, file: Path | str) -> ReleaseRecord:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReleaseError(f"damaged: not JSON ({exc})", file=file,
+                           hint="releases are never edited by hand; restore it from a backup") from None
+    if not isinstance(data, dict):
+        raise ReleaseError("damaged: not a JSON object", file=file)
+    if data.get("schema") != SCHEMA:
+        raise ReleaseError(f"schema {data.get('schema')!r} is not the {SCHEMA} this romforge reads", file=file)
+    try:
+        return _ADAPTER.validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the top level"
+        raise ReleaseError(f"damaged: {where}: {first['msg'].lower()}", file=file) from None
+
+
+def read_release(release: Path) -> ReleaseRecord | None:
+    """The release's release.json; None when it has none (built outside the weekly train)."""
+    path = Path(release) / RELEASE_JSON
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_RECORD_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ReleaseError(f"cannot read: {exc.strerror}", file=path) from None
+    if len(raw) > MAX_RECORD_BYTES:
+        raise ReleaseError(f"damaged: over {MAX_RECORD_BYTES} bytes", file=path)
+    try:
+        return parse_release(raw.decode("utf-8"), file=path)
+    except UnicodeDecodeError:
+        raise ReleaseError("damaged: not UTF-8", file=path) from None
+
+
+def write_release(record: ReleaseRecord, release: Path) -> None:
+    (Path(release) / RELEASE_JSON).write_text(record.to_json())

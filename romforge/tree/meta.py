@@ -1,0 +1,99 @@
+"""Filesystem metadata of tree entries (uid, gid, mode, SELinux label, capabilities) and the
+fs_config text of META/*filesystem_config.txt that carries it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from romforge.errors import InputError
+from romforge.tree.paths import DIR, TF_DIRS
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    uid: int
+    gid: int
+    mode: int  # permission bits only (07777)
+    selabel: str | None = None
+    capabilities: int = 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    partition: str
+    path: str  # "" is the partition root
+    kind: str
+    meta: FileMeta
+    link_target: str | None = None
+
+    @property
+    def device_path(self) -> str:
+        return f"/{self.partition}/{self.path}" if self.path else f"/{self.partition}"
+
+    @property
+    def fs_config_path(self) -> str:
+        return f"{self.partition}/{self.path}" if self.path else self.partition
+
+    @property
+    def tf_path(self) -> str:
+        return f"{TF_DIRS[self.partition]}/{self.path}" if self.path else TF_DIRS[self.partition]
+
+
+def default_meta(partition: str, path: str, kind: str) -> FileMeta:
+    """AOSP's fs_config defaults for paths no config names."""
+    if kind == DIR:
+        return FileMeta(0, 0, 0o755)
+    top = path.split("/", 1)[0]
+    if top in ("bin", "xbin") or path.startswith("vendor/bin/"):
+        return FileMeta(0, 2000, 0o755)
+    return FileMeta(0, 0, 0o644)
+
+
+# ---- fs_config ----------------------------------------------------------------------
+
+
+def parse_fs_config(text: str, *, source: str) -> dict[str, tuple[FileMeta, int]]:
+    """fs_config path → (metadata, line number)."""
+    result: dict[str, tuple[FileMeta, int]] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) < 4:
+            raise InputError("expected 'PATH UID GID MODE [selabel=…] [capabilities=…]'", file=source, line=number)
+        path = parts[0].rstrip("/")
+        try:
+            uid, gid, mode = int(parts[1]), int(parts[2]), int(parts[3], 8)
+        except ValueError:
+            raise InputError(f"bad uid/gid/mode in {line[:80]!r}", file=source, line=number) from None
+        selabel = None
+        caps = 0
+        for extra in parts[4:]:
+            key, _, value = extra.partition("=")
+            if key == "selabel":
+                selabel = value or None
+            elif key == "capabilities":
+                try:
+                    caps = int(value, 0)
+                except ValueError:
+                    raise InputError(f"bad capabilities {value!r}", file=source, line=number) from None
+            else:
+                raise InputError(f"unknown field {extra!r}", file=source, line=number)
+        if mode > 0o7777 or uid < 0 or gid < 0:
+            raise InputError(f"mode/uid/gid out of range in {line[:80]!r}", file=source, line=number)
+        result[path] = (FileMeta(uid, gid, mode, selabel, caps), number)
+    return result
+
+
+def format_fs_config(entries: Iterable[Entry]) -> str:
+    lines = []
+    for e in entries:
+        m = e.meta
+        line = f"{e.fs_config_path} {m.uid} {m.gid} {m.mode:o}"
+        if m.selabel:
+            line += f" selabel={m.selabel}"
+        line += f" capabilities=0x{m.capabilities:x}"
+        lines.append(line)
+    return "".join(line + "\n" for line in lines)

@@ -1,0 +1,60 @@
+"""Where target-files keeps things: partition directories, META files, each partition's build.prop.
+
+The only module that knows target-files paths; everyone else speaks in (partition, path)."""
+
+from __future__ import annotations
+
+TF_DIRS = {
+    "system": "SYSTEM",
+    "vendor": "VENDOR",
+    "product": "PRODUCT",
+    "system_ext": "SYSTEM_EXT",
+    "odm": "ODM",
+    "vendor_dlkm": "VENDOR_DLKM",
+    "odm_dlkm": "ODM_DLKM",
+    "system_dlkm": "SYSTEM_DLKM",
+}
+PARTITION_OF_DIR = {v: k for k, v in TF_DIRS.items()}
+_BUILD_PROP = {"system": "build.prop", "vendor": "build.prop"}  # others keep it in etc/
+FILE_CONTEXTS = "META/file_contexts"
+MISC_INFO = "META/misc_info.txt"
+DYNAMIC_PARTITIONS_INFO = "META/dynamic_partitions_info.txt"
+AB_PARTITIONS = "META/ab_partitions.txt"
+ZIP_DATE = (2009, 1, 1, 0, 0, 0)  # the fixed time AOSP's releasetools stamps on zip entries
+STORED_SUFFIXES = (".apk", ".zip", ".jar", ".png", ".jpg", ".webp", ".ogg", ".mp3", ".gz", ".xz",
+                    ".br", ".lz4", ".zst", ".img")
+MAX_ENTRIES = 2_000_000
+ZIP64_LIMIT = (1 << 31) - 1
+
+FILE, DIR, SYMLINK = "file", "dir", "symlink"
+
+
+def fs_config_name(partition: str) -> str:
+    if partition == "system":
+        return "META/filesystem_config.txt"
+    return f"META/{partition}_filesystem_config.txt"
+
+
+def build_prop_path(partition: str) -> str:
+    return _BUILD_PROP.get(partition, "etc/build.prop")
+
+
+def image_name(partition: str) -> str:
+    """Where target-files keeps a partition's image."""
+    return f"IMAGES/{partition}.img"
+
+
+def clean_path(path: str, *, what: str = "path") -> str:
+    """A relative, normalized in-partition path, or ValueError for anything that could escape."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{what} is empty")
+    if "\0" in path or "\\" in path:
+        raise ValueError(f"{what} {path!r} holds a NUL or backslash")
+    if path.startswith("/"):
+        raise ValueError(f"{what} {path!r} is absolute; give it relative to the partition")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if not parts:
+        raise ValueError(f"{what} {path!r} names the partition root")
+    if any(p == ".." for p in parts):
+        raise ValueError(f"{what} {path!r} climbs out with '..'")
+    return "/".join(parts)
