@@ -192,7 +192,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def write_previews(source: Path, *, sheet: Path | None, animated: Path | None, frames: int = 12,
                    progress: Callable[[int], None] | None = None) -> Previews:
     """Preview SOURCE (a bootanimation.zip, or a target-files dir/zip holding one) as a sheet and/or GIF/WebP."""
-    from romforge.bootscreen.bootanim import load_bootanimation_bytes, read_bootanimation
+    from romforge.bootscreen.archive import read_bootanimation
+    from romforge.bootscreen.source import load_bootanimation_bytes
 
     fmt = animated_format(animated) if animated is not None else None
     data, shown = load_bootanimation_bytes(source)

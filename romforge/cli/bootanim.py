@@ -35,7 +35,7 @@ def bootanim_check(source: Path, screen: str | None, device: str | None, workspa
 
     Exit 0 when only warnings are found, 3 when a rule is broken.
     """
-    from romforge.bootscreen.bootanim import check_file
+    from romforge.bootscreen.source import check_file
 
     size = _screen(screen)
     if device and size is None:
