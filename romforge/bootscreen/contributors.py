@@ -25,6 +25,7 @@ MAX_ROWS = 100_000
 MAX_NAME = 48  # characters kept of a name; longer ones are cut with an ellipsis
 MAX_HANDLE = 32
 MAX_MARKS = 3  # combining marks kept on one character ("zalgo" text is cut down)
+MAX_CLUSTER = 32  # code points in one grapheme cluster; the longest emoji ZWJ sequences have 10
 MAX_NOTES = 20  # sanitizing notes kept per file; the rest are counted
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -59,7 +60,8 @@ def describe_char(ch: str) -> str:
 
 
 def sanitize(text: str, limit: int) -> tuple[str, list[str]]:
-    """Text safe to draw: NFC, no controls or bidi overrides, bounded marks, single spaces, cut at `limit`."""
+    """Text safe to draw: NFC, no controls or bidi overrides, bounded marks and clusters, single spaces,
+    cut at `limit` grapheme clusters (never inside one)."""
     problems: list[str] = []
     kept: list[str] = []
     marks = 0
@@ -81,7 +83,11 @@ def sanitize(text: str, limit: int) -> tuple[str, list[str]]:
         else:
             marks = 0
         kept.append(" " if ch.isspace() else ch)
-    cleaned = " ".join("".join(kept).split())
+    parts = clusters("".join(kept))
+    if any(len(cl) > MAX_CLUSTER for cl in parts):
+        problems.append(f"removed a sequence of more than {MAX_CLUSTER} joined characters")
+        parts = [cl for cl in parts if len(cl) <= MAX_CLUSTER]
+    cleaned = " ".join("".join(parts).split())
     parts = clusters(cleaned)
     if len(parts) > limit:
         cleaned = "".join(parts[: limit - 1]).rstrip() + "\u2026"
