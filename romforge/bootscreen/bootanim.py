@@ -27,6 +27,7 @@ FONT_ENTRIES = ("clock_font.png", "progress_font.png")
 PART_TYPES = ("p", "c", "f")
 MAX_SIDE = 8192  # widest screen a profile may declare
 MAX_PATH = 255  # the player's ANIM_PATH_MAX; longer part paths and entry names are cut or skipped
+MAX_FINDINGS = 1000  # findings kept per archive; the rest are counted
 
 
 # ---- model ---------------------------------------------------------------------------
@@ -168,11 +169,13 @@ class Inspection:
 
 
 class Report:
-    """Collects findings, each anchored at `source`/entry (and line)."""
+    """Collects findings, each anchored at `source`/entry (and line); past MAX_FINDINGS they are
+    only counted, so a hostile archive cannot make the report itself huge."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.findings: list[Finding] = []
+        self.unshown = {"error": 0, "warning": 0}
 
     def error(self, entry: str | None, rule: str, message: str, line: int | None = None) -> None:
         self._add(entry, rule, "error", message, line)
@@ -181,8 +184,20 @@ class Report:
         self._add(entry, rule, "warning", message, line)
 
     def _add(self, entry: str | None, rule: str, severity: str, message: str, line: int | None) -> None:
+        if len(self.findings) >= MAX_FINDINGS:
+            self.unshown[severity] += 1
+            return
         where = f"{self.source}/{printable(entry)}" if entry else self.source
         self.findings.append(Finding(where, line, rule, severity, message))
+
+    def done(self) -> list[Finding]:
+        """The findings, with one more saying how many were left out."""
+        errors, warnings = self.unshown["error"], self.unshown["warning"]
+        if not errors and not warnings:
+            return self.findings
+        more = Finding(self.source, None, "findings-limit", "error" if errors else "warning",
+                       f"{errors} more error(s) and {warnings} more warning(s) not shown")
+        return self.findings + [more]
 
 
 def printable(text: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from romforge.bootscreen.textrender import ZWJ, ZWNJ, clusters
 from romforge.errors import Finding, InputError, shown_path
-from romforge.safeio import read_csv
+from romforge.safeio import decode_text, parse_csv, read_regular_file
 
 REQUIRED = ("name", "joined")
 OPTIONAL = ("handle",)
@@ -27,7 +27,7 @@ MAX_HANDLE = 32
 MAX_MARKS = 3  # combining marks kept on one character ("zalgo" text is cut down)
 MAX_CLUSTER = 32  # code points in one grapheme cluster; the longest emoji ZWJ sequences have 10
 MAX_NOTES = 20  # sanitizing notes kept per file; the rest are counted
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
@@ -98,8 +98,9 @@ def sanitize(text: str, limit: int) -> tuple[str, list[str]]:
 def read_credits(path: Path, *, shown: str | None = None) -> Credits:
     """Read, sanitize and sort the contributors; InputError (file:line) for what cannot be fixed."""
     where = shown or shown_path(path)
-    rows = read_csv(path, required=REQUIRED, optional=OPTIONAL, shown=where, max_bytes=MAX_CSV_BYTES,
-                    max_rows=MAX_ROWS)
+    data = read_regular_file(path, shown=where, max_bytes=MAX_CSV_BYTES)  # no FIFO, device or symlink
+    rows = parse_csv(decode_text(data, shown=where), required=REQUIRED, optional=OPTIONAL, shown=where,
+                     max_rows=MAX_ROWS)
     notes: list[Finding] = []
     total_notes = 0
     seen: set[tuple[str, str]] = set()
@@ -112,7 +113,7 @@ def read_credits(path: Path, *, shown: str | None = None) -> Credits:
                              file=where, line=row.line, hint="give every contributor a name, or delete the row")
         joined_text = row.values["joined"]
         try:
-            if not _DATE.match(joined_text):
+            if not _DATE.fullmatch(joined_text):
                 raise ValueError
             joined = dt.date.fromisoformat(joined_text)
         except ValueError:
@@ -133,6 +134,5 @@ def read_credits(path: Path, *, shown: str | None = None) -> Credits:
         raise InputError("no contributors: the file has a header but no rows", file=where,
                          hint="add rows `name,handle,joined`, or set credits = false under [bootanimation]")
     people.sort(key=Contributor.sort_key)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Credits(where, digest, people, notes, total_notes)
+    return Credits(where, hashlib.sha256(data).hexdigest(), people, notes, total_notes)
 

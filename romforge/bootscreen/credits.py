@@ -153,7 +153,7 @@ def credits_for_build(workspace_root: Path, profile: DeviceProfile, base_tree: R
     csv_path = workspace_root / CREDITS_CSV
     if options.enabled is False:
         return None
-    if not csv_path.is_file():
+    if not os.path.lexists(csv_path):  # present but not a regular file: read_credits says what it is
         if options.enabled:
             raise ConfigError(f"[bootanimation] credits = true, but the workspace has no {CREDITS_CSV}",
                               file=profile.origin.get("bootanimation.credits"),
@@ -222,7 +222,7 @@ def render_command(ws: Workspace, device: str, out: Path, *, credits_csv: Path |
 
     profile = load_profile(device, ws.profile_dirs)
     csv_path = credits_csv or ws.root / CREDITS_CSV
-    if not csv_path.is_file() and credits_csv is None:
+    if credits_csv is None and not os.path.lexists(csv_path):
         raise InputError("no contributors file", file=csv_path,
                          hint=f"add {CREDITS_CSV} to the workspace or pass --credits CSV")
     source = None

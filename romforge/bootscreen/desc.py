@@ -10,11 +10,36 @@ from __future__ import annotations
 
 import re
 
-from romforge.bootscreen.bootanim import DESC, MAX_PATH, MAX_SIDE, PART_TYPES, BootAnimation, DynamicColors, Part, Report, Trim
+from romforge.bootscreen.bootanim import (DESC, MAX_PATH, MAX_SIDE, PART_TYPES, BootAnimation, DynamicColors, Part,
+                                         Report, Trim)
+from romforge.errors import InputError
 
+MAX_PARTS = 1000  # part lines; real animations have a handful
 _HEX6 = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_CLOCK = re.compile(r"^(c|-?\d+)$")
-_INT = re.compile(r"[+-]?\d+")
+# sscanf's %d reads ASCII digits only: "١٢" or "２３" are not numbers to the player, "²³" not to anyone
+_CLOCK = re.compile(r"^(c|-?[0-9]+)$")
+_INT = re.compile(r"[+-]?[0-9]+")
+_TRIM = re.compile(r"^\s*([0-9]+)x([0-9]+)\+(-?[0-9]+)\+(-?[0-9]+)\s*$")
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+class _Overflow(Exception):
+    """A number the player's 32-bit int cannot hold; the line it is on is reported and dropped."""
+
+    def __init__(self, text: str) -> None:
+        digits = len(text.lstrip("+-"))
+        shown = text if len(text) <= 16 else f"{text[:12]}… ({digits} digits)"
+        super().__init__(f"{shown} does not fit the player's 32-bit number")
+
+
+def _int(text: str) -> int:
+    """An ASCII integer as sscanf's %d would hold it; _Overflow past 32 bits (never a huge int)."""
+    sign = "-" if text.startswith("-") else ""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    value = int(sign + digits) if len(digits) <= 10 else None
+    if value is None or not _INT32[0] <= value <= _INT32[1]:
+        raise _Overflow(text)
+    return value
 
 
 def _scan_int(line: str, pos: int) -> tuple[int | None, int]:
@@ -24,7 +49,7 @@ def _scan_int(line: str, pos: int) -> tuple[int | None, int]:
     m = _INT.match(line, pos)
     if not m:
         return None, pos
-    return int(m.group()), m.end()
+    return _int(m.group()), m.end()
 
 
 def _scan_word(line: str, pos: int) -> tuple[str | None, int]:
@@ -53,7 +78,7 @@ def _parse_part_rest(part: Part, rest: str, line_no: int, report: Report) -> Non
     tokens = rest.split()
     if part.type == "f":
         if tokens and _INT.fullmatch(tokens[0]):
-            part.fade = int(tokens.pop(0))
+            part.fade = _int(tokens.pop(0))
             if part.fade < 0:
                 report.error(DESC, "desc-fade", f"part {part.path}: FADE {part.fade} is negative", line_no)
         elif tokens:
@@ -118,11 +143,47 @@ def _parse_dynamic_colors(line: str, line_no: int, report: Report) -> DynamicCol
         return None
     transition = None
     if len(tokens) >= 8 and all(_INT.fullmatch(t) for t in tokens[6:8]):
-        transition = (int(tokens[6]), int(tokens[7]))
+        transition = (_int(tokens[6]), _int(tokens[7]))
     elif len(tokens) > 6:
         report.error(DESC, "desc-dynamic-colors", "after the four colours only two numbers (START END) may "
                      "follow", line_no)
     return DynamicColors(tokens[1], tuple(colors), transition)  # type: ignore[arg-type]
+
+
+def _parse_line(anim: BootAnimation, raw: str, line_no: int, header_line: int | None, report: Report) -> int | None:
+    """One desc.txt line into `anim`; returns the header's line number as it now stands."""
+    line = raw[:-1] if raw.endswith("\r") else raw
+    if not line.strip():
+        return header_line
+    numbers = _header_numbers(line)
+    if numbers is not None:
+        if header_line is not None:
+            report.error(DESC, "desc-header", f"a second `WIDTH HEIGHT FPS` line (the first is line "
+                         f"{header_line}); the player takes the last one", line_no)
+        elif anim.parts:
+            report.error(DESC, "desc-header", "the `WIDTH HEIGHT FPS` line must come first", line_no)
+        anim.width, anim.height, anim.fps = numbers[:3]
+        anim.progress = numbers[3] if len(numbers) == 4 else None
+        if len(line.split()) != len(numbers):
+            report.error(DESC, "desc-header", "expected only `WIDTH HEIGHT FPS [PROGRESS]` (whole numbers)",
+                         line_no)
+        return line_no
+    if line.startswith("dynamic_colors"):
+        anim.dynamic_colors = _parse_dynamic_colors(line, line_no, report) or anim.dynamic_colors
+        return header_line
+    if raw == "$SYSTEM":  # strcmp on the raw line: a CRLF `$SYSTEM` line does not match
+        anim.parts.append(Part("p", 1, 0, "$SYSTEM", system=True))
+        return header_line
+    part = _parse_part(line, line_no, report)
+    if part is None:
+        hint = (" (a `$SYSTEM` line must be exactly that, with an LF line end)"
+                if line.strip().startswith("$SYSTEM") else
+                "; a part line must not start with whitespace" if line[0].isspace() else "")
+        report.error(DESC, "desc-line", f"{line[:60]!r} is not a header, part or dynamic_colors "
+                     f"line; the player drops it{hint}", line_no)
+        return header_line
+    anim.parts.append(part)
+    return header_line
 
 
 def parse_desc(data: bytes, report: Report) -> BootAnimation:
@@ -145,38 +206,13 @@ def parse_desc(data: bytes, report: Report) -> BootAnimation:
     anim = BootAnimation(0, 0, 0)
     header_line: int | None = None
     for line_no, raw in enumerate(lines, 1):
-        line = raw[:-1] if raw.endswith("\r") else raw
-        if not line.strip():
-            continue
-        numbers = _header_numbers(line)
-        if numbers is not None:
-            if header_line is not None:
-                report.error(DESC, "desc-header", f"a second `WIDTH HEIGHT FPS` line (the first is line "
-                             f"{header_line}); the player takes the last one", line_no)
-            elif anim.parts:
-                report.error(DESC, "desc-header", "the `WIDTH HEIGHT FPS` line must come first", line_no)
-            header_line = line_no
-            anim.width, anim.height, anim.fps = numbers[:3]
-            anim.progress = numbers[3] if len(numbers) == 4 else None
-            if len(line.split()) != len(numbers):
-                report.error(DESC, "desc-header", "expected only `WIDTH HEIGHT FPS [PROGRESS]` (whole numbers)",
-                             line_no)
-            continue
-        if line.startswith("dynamic_colors"):
-            anim.dynamic_colors = _parse_dynamic_colors(line, line_no, report) or anim.dynamic_colors
-            continue
-        if raw == "$SYSTEM":  # strcmp on the raw line: a CRLF `$SYSTEM` line does not match
-            anim.parts.append(Part("p", 1, 0, "$SYSTEM", system=True))
-            continue
-        part = _parse_part(line, line_no, report)
-        if part is None:
-            hint = (" (a `$SYSTEM` line must be exactly that, with an LF line end)"
-                    if line.strip().startswith("$SYSTEM") else
-                    "; a part line must not start with whitespace" if line[0].isspace() else "")
-            report.error(DESC, "desc-line", f"{line[:60]!r} is not a header, part or dynamic_colors "
-                         f"line; the player drops it{hint}", line_no)
-            continue
-        anim.parts.append(part)
+        try:
+            header_line = _parse_line(anim, raw, line_no, header_line, report)
+        except _Overflow as exc:
+            report.error(DESC, "desc-number", f"{exc}; the player cannot read the line", line_no)
+        if len(anim.parts) > MAX_PARTS:
+            raise InputError(f"plays more than {MAX_PARTS} parts; no boot animation needs that many",
+                             file=f"{report.source}/{DESC}", line=line_no)
     if header_line is None:
         report.error(DESC, "desc-header", "no `WIDTH HEIGHT FPS` line; the player shows nothing", 1)
     else:
@@ -195,7 +231,6 @@ def parse_desc(data: bytes, report: Report) -> BootAnimation:
     return anim
 
 
-
 def parse_trim(part: Part, data: bytes, entry: str, report: Report) -> None:
     trims: list[Trim] = []
     text = data.decode("utf-8", "replace")
@@ -203,11 +238,15 @@ def parse_trim(part: Part, data: bytes, entry: str, report: Report) -> None:
     if lines and lines[-1] == "":
         lines.pop()
     for line_no, raw in enumerate(lines, 1):
-        m = re.match(r"^\s*(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s*$", raw)
-        if not m:
-            report.error(entry, "trim-line", f"{raw[:40]!r} is not WxH+X+Y; the player stops reading "
-                         "trim.txt here", line_no)
+        m = _TRIM.match(raw)
+        problem = None if m else f"{raw[:40]!r} is not WxH+X+Y"
+        if m:
+            try:
+                trims.append(Trim(*(_int(g) for g in m.groups())))
+            except _Overflow as exc:
+                problem = str(exc)
+        if problem:
+            report.error(entry, "trim-line", f"{problem}; the player stops reading trim.txt here", line_no)
             break
-        trims.append(Trim(*(int(g) for g in m.groups())))
     part.trim = trims
 

@@ -35,7 +35,8 @@ def image_facts(data: bytes) -> tuple[str, tuple[int, int]] | str:
 
 
 def _natural_key(name: str) -> list:
-    return [(0, int(t), t) if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
+    """Numbered frames in numeric order; only ASCII digit runs count as numbers (names are ≤ 255 bytes)."""
+    return [(0, int(t), t) if t.isascii() and t.isdigit() else (1, 0, t) for t in re.split(r"([0-9]+)", name)]
 
 
 def check_frames(anim: BootAnimation, part: Part, report: Report, checked: set[str]) -> None:
