@@ -21,8 +21,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from romforge.bootscreen.bootanim import read_bootanimation
-from romforge.bootscreen.credits import CreditsOptions, plan_credits
+from romforge.bootscreen.archive import read_bootanimation
+from romforge.bootscreen.credits import plan_credits
+from romforge.bootscreen.credits_layout import CreditsOptions
 from romforge.profile import DeviceProfile, Screen
 
 GIVEN = ["Lena", "陈", "Дмитрий", "محمد", "Sofia", "王", "Алина", "Tomás", "張", "Ольга", "Ahmed", "刘", "Jonas",

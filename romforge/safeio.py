@@ -6,32 +6,80 @@ Every failure is an InputError naming the file and, where there is one, the line
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from romforge.errors import InputError, RomforgeError
 
 MAX_TEXT_BYTES = 4 << 20
+_KINDS = ((stat.S_ISDIR, "a directory, expected a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISLNK, "a symlink; give the file itself"))
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a file that is not a regular file is, as a message; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return "is " + next((text for test, text in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular_file(path: Path, *, shown: str, error: type[RomforgeError] = InputError,
+                      follow_symlinks: bool = False) -> BinaryIO:
+    """A regular file opened for reading, or one `error` naming it.
+
+    FIFOs, devices, sockets and directories are refused before they are opened (opening a
+    FIFO would wait for a writer, reading /dev/zero never ends), a symlink unless
+    `follow_symlinks`; the opened file is checked again, in case it was replaced meanwhile.
+    """
+    try:
+        problem = _not_regular(os.stat(path, follow_symlinks=follow_symlinks).st_mode)
+        if problem:
+            raise error(problem, file=shown)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+        f = os.fdopen(os.open(path, flags), "rb")
+    except FileNotFoundError:
+        raise error("file not found", file=shown) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise error("is a symlink; give the file itself", file=shown) from None
+        raise error(f"cannot read: {exc.strerror}", file=shown) from None
+    problem = _not_regular(os.fstat(f.fileno()).st_mode)
+    if problem:
+        f.close()
+        raise error(problem, file=shown)
+    return f
+
+
+def read_bounded(f: BinaryIO, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError) -> bytes:
+    """At most max_bytes from an open file; one `error` naming it when there is more."""
+    try:
+        data = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", file=shown) from None
+    if len(data) > max_bytes:
+        raise error(f"file is over the {max_bytes}-byte limit", file=shown)
+    return data
+
+
+def read_regular_file(path: Path, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
+                      follow_symlinks: bool = False) -> bytes:
+    """The bytes of a regular file (see open_regular_file), the size limit enforced while
+    reading, whatever st_size says."""
+    with open_regular_file(path, shown=shown, error=error, follow_symlinks=follow_symlinks) as f:
+        return read_bounded(f, shown=shown, max_bytes=max_bytes, error=error)
 
 
 def read_limited(path: Path, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
                  allow_symlink: bool = False) -> bytes:
-    """The bytes of a file a person gave us, or one `error` naming it: missing, a directory,
-    too large, unreadable (or a symlink, unless allowed)."""
-    try:
-        if path.is_symlink() and not allow_symlink:
-            raise error("is a symlink; give the file itself", file=shown)
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise error(f"file is {size} bytes, over the {max_bytes}-byte limit", file=shown)
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise error("file not found", file=shown) from None
-    except IsADirectoryError:
-        raise error("is a directory, expected a file", file=shown) from None
-    except OSError as exc:
-        raise error(f"cannot read: {exc.strerror}", file=shown) from None
+    """The bytes of a file a person gave us, or one `error` naming it: missing, not a regular
+    file, too large, unreadable (or a symlink, unless allowed)."""
+    return read_regular_file(path, shown=shown, max_bytes=max_bytes, error=error, follow_symlinks=allow_symlink)
 
 
 def read_text(path: Path, *, shown: str | None = None, max_bytes: int = MAX_TEXT_BYTES) -> str:
@@ -60,6 +108,13 @@ def read_csv(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...]
     """A header row naming the columns, then data rows; unknown columns are an error."""
     where = shown or str(path)
     text = read_text(path, shown=where, max_bytes=max_bytes)
+    return parse_csv(text, required=required, optional=optional, shown=where, max_rows=max_rows, max_field=max_field)
+
+
+def parse_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, ...] = (), shown: str,
+              max_rows: int = 100_000, max_field: int = 1024) -> list[CsvRow]:
+    """read_csv for text already read (so a caller can hash exactly the bytes it parsed)."""
+    where = shown
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)

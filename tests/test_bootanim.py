@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from romforge.bootscreen.bootanim import (BootAnimation, DynamicColors, Part, Trim, fit_to_screen, read_bootanimation,
-                               with_parts, write_bootanimation)
+from romforge.bootscreen.archive import read_bootanimation
+from romforge.bootscreen.bootanim import BootAnimation, DynamicColors, Part, Trim, write_bootanimation
+from romforge.bootscreen.fitting import fit_to_screen, with_parts
 from romforge.errors import InputError
 
 REAL = ("xiaomi-aries.zip", "oneplus-bacon.zip", "atv11_bootanimation.zip")
@@ -321,9 +322,9 @@ def test_not_a_zip_is_an_input_error() -> None:
 
 
 def test_size_limits_stop_reading_before_unpacking(monkeypatch: pytest.MonkeyPatch) -> None:
-    import romforge.bootscreen.bootanim as bootanim
+    import romforge.bootscreen.archive as archive
 
-    monkeypatch.setattr(bootanim, "MAX_TOTAL_BYTES", 300)
+    monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 300)
     with pytest.raises(InputError, match="over the"):
         read_bootanimation(simple(HEADER + "c 1 0 part0\n", frames=5), source="anim.zip")
 

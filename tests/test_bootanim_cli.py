@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from romforge.bootscreen.bootanim import BootAnimation, Part, read_bootanimation, write_bootanimation
+from romforge.bootscreen.archive import read_bootanimation
+from romforge.bootscreen.bootanim import BootAnimation, Part, write_bootanimation
 from romforge.bootscreen.preview import play_order
 
 REPO = Path(__file__).resolve().parent.parent

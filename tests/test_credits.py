@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from romforge.bootscreen.bootanim import BootAnimation, Part, read_bootanimation, write_bootanimation
-from romforge.bootscreen.credits import CreditsOptions, lay_out, plan_credits, read_credits, sanitize
+from romforge.bootscreen.archive import read_bootanimation
+from romforge.bootscreen.bootanim import BootAnimation, Part, write_bootanimation
+from romforge.bootscreen.contributors import read_credits, sanitize
+from romforge.bootscreen.credits import plan_credits
+from romforge.bootscreen.credits_layout import CreditsOptions, lay_out
 from romforge.errors import InputError
 from romforge.profile import load_profile, profile_dirs
 from romforge.bootscreen.textrender import Typesetter

@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from conftest import files_under
-from romforge.bootscreen.bootanim import Trim, read_bootanimation, write_bootanimation
+from romforge.bootscreen.archive import read_bootanimation
+from romforge.bootscreen.bootanim import Trim, write_bootanimation
 from romforge.build import BuildRequest, build
-from romforge.bootscreen.credits import read_credits
+from romforge.bootscreen.contributors import read_credits
 from romforge.errors import ReleaseError
 from romforge.samplerom import generate
 from romforge.tree import RomTree

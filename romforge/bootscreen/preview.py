@@ -14,7 +14,7 @@ from typing import Callable
 
 from PIL import Image, ImageDraw, ImageFont
 
-from romforge.bootscreen.bootanim import BootAnimation, Part, printable
+from romforge.bootscreen.bootanim import MAX_SIDE, BootAnimation, Part, printable
 from romforge.errors import InputError
 
 SHEET_BACKGROUND = (28, 28, 30)
@@ -192,13 +192,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def write_previews(source: Path, *, sheet: Path | None, animated: Path | None, frames: int = 12,
                    progress: Callable[[int], None] | None = None) -> Previews:
     """Preview SOURCE (a bootanimation.zip, or a target-files dir/zip holding one) as a sheet and/or GIF/WebP."""
-    from romforge.bootscreen.bootanim import load_bootanimation_bytes, read_bootanimation
+    from romforge.bootscreen.archive import read_bootanimation
+    from romforge.bootscreen.source import load_bootanimation_bytes
 
     fmt = animated_format(animated) if animated is not None else None
     data, shown = load_bootanimation_bytes(source)
     inspection = read_bootanimation(data, source=shown)
     anim = inspection.anim
-    if anim.width <= 0 or anim.height <= 0 or anim.fps <= 0:
+    if not (0 < anim.width <= MAX_SIDE and 0 < anim.height <= MAX_SIDE and anim.fps > 0):
         raise InputError("desc.txt has no usable `WIDTH HEIGHT FPS` line; nothing to preview", file=shown,
                          hint=f"run `romforge bootanim check {source}`")
     outputs: list[tuple[Path, bytes]] = []

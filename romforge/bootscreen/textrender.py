@@ -3,9 +3,16 @@
 Pillow draws with one font at a time and has no fallback, so a name that mixes Latin,
 Chinese and an emoji is split into runs, each drawn with the first font whose cmap has
 its characters (fontTools reads the cmaps): DejaVu Sans for Latin, Cyrillic, Greek and
-Arabic, Droid Sans Fallback for CJK, Noto Color Emoji for emoji. Shaping (Arabic joining,
-bidi, emoji sequences) comes from Pillow's raqm layout when libraqm is present; without it
-the basic layout draws characters one by one, which we report rather than hide.
+Arabic, Droid Sans Fallback for CJK, Noto Color Emoji for emoji.
+
+Text is cut only between extended grapheme clusters (UAX #29, the `regex` module's \\X),
+so an emoji ZWJ sequence, a flag, a skin tone, a Hangul syllable or a Devanagari conjunct
+is never split. Mixed right-to-left and left-to-right text is ordered by the Unicode
+Bidirectional Algorithm (UAX #9, python-bidi's levels): runs are split where the font or
+the embedding level changes and placed in the order rule L2 gives; each run is shaped in
+its own direction by Pillow's raqm layout (Arabic joining, mirrored brackets, emoji
+sequences). Without raqm the basic layout draws characters one by one (unshaped, which we
+report rather than hide), still in the visual order.
 A character no font has is left out and reported: never drawn as a tofu box.
 """
 
@@ -13,11 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import regex
+from bidi import get_base_level, get_display
+from bidi.mirror import MIRRORED
 from fontTools.ttLib import TTFont, TTLibError
 from PIL import Image, ImageDraw, ImageFont, features
 
@@ -110,38 +121,76 @@ def _load_face(spec: FontSpec, path: Path, bold: Path | None) -> Face:
     return Face(spec, path, bold, cmap, fixed, digest)
 
 
-def _strong_direction(text: str) -> str | None:
-    for ch in text:
-        kind = unicodedata.bidirectional(ch)
-        if kind == "L":
-            return "ltr"
-        if kind in ("R", "AL"):
-            return "rtl"
-    return None
-
-
-def _joins_previous(ch: str, prev: str) -> bool:
-    """Characters that belong to the cluster before them: marks, joiners, selectors, modifiers."""
-    cp = ord(ch)
-    return (unicodedata.category(ch) in ("Mn", "Me", "Mc") or ch in (ZWJ, ZWNJ) or prev == ZWJ
-            or 0xFE00 <= cp <= 0xFE0F or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F
-            or 0xE0100 <= cp <= 0xE01EF)
+_GRAPHEME = regex.compile(r"\X")
+_LEVEL = re.compile(r"Level\(\s*(\d+),?\s*\)")
+# Rule L1: these go back to the paragraph level at the end of a line and before a separator.
+_L1_RESET = {"WS", "FSI", "LRI", "RLI", "PDI", "BN"}
 
 
 def clusters(text: str) -> list[str]:
-    """Grapheme-like clusters: a base character with its marks, joiners and modifiers; flags in pairs."""
-    out: list[str] = []
+    """Extended grapheme clusters (UAX #29): what a reader sees as one character."""
+    return _GRAPHEME.findall(text)
+
+
+def bidi_levels(text: str) -> tuple[int, list[int]]:
+    """(paragraph level, embedding level of every code point) by the Unicode Bidirectional Algorithm.
+
+    python-bidi's unicode-bidi engine resolves the levels (`debug=True` returns them, one per
+    UTF-8 byte); rule L1 (trailing whitespace back to the paragraph level) is applied here,
+    as it belongs to line layout.
+    """
+    base = get_base_level(text) if text else 0
+    if not text:
+        return base, []
+    info = get_display(text, debug=True)
+    start = info.find("\n    levels: [")
+    end = info.find("\n    ],", start)
+    by_byte = [int(n) for n in _LEVEL.findall(info, start, end)] if start >= 0 else []
+    if len(by_byte) != len(text.encode("utf-8")):
+        raise RuntimeError("python-bidi returned levels in a form this romforge does not know")
+    levels, offset = [], 0
     for ch in text:
-        if out and (_joins_previous(ch, out[-1][-1]) or (_is_regional(ch) and _is_regional(out[-1][-1])
-                                                           and len(out[-1]) == 1)):
-            out[-1] += ch
+        levels.append(by_byte[offset])
+        offset += len(ch.encode("utf-8"))
+    trailing = True
+    for i in range(len(text) - 1, -1, -1):
+        kind = unicodedata.bidirectional(text[i])
+        if kind in ("S", "B"):
+            levels[i], trailing = base, True
+        elif trailing and kind in _L1_RESET:
+            levels[i] = base
         else:
-            out.append(ch)
-    return out
+            trailing = False
+    return base, levels
 
 
-def _is_regional(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+def visual_order(levels: list[int]) -> list[int]:
+    """Rule L2: indices in display order, left to right.
+
+    From the highest level down to the lowest odd one, every maximal sequence at that level
+    or above is reversed.
+    """
+    order = list(range(len(levels)))
+    if not levels:
+        return order
+    for level in range(max(levels), (min(levels) | 1) - 1, -1):
+        i = 0
+        while i < len(order):
+            if levels[order[i]] < level:
+                i += 1
+                continue
+            j = i
+            while j < len(order) and levels[order[j]] >= level:
+                j += 1
+            order[i:j] = order[i:j][::-1]
+            i = j
+    return order
+
+
+def _mirrored_reversed(run: str) -> str:
+    """A right-to-left run in display order for a layout that does not reorder: clusters
+    reversed, brackets mirrored (rule L4)."""
+    return "".join(MIRRORED.get(cl, cl) for cl in reversed(clusters(run)))
 
 
 def _wants_emoji(cluster: str) -> bool:
@@ -151,6 +200,16 @@ def _wants_emoji(cluster: str) -> bool:
 
 def _neutral(cluster: str) -> bool:
     return unicodedata.bidirectional(cluster[0]) in ("WS", "ON", "CS", "ES", "ET", "EN", "AN", "BN", "NSM")
+
+
+@dataclass(frozen=True)
+class Run:
+    """Part of a line drawn with one font at one embedding level."""
+
+    face: Face
+    text: str  # in logical order; shaped right-to-left when `rtl`
+    rtl: bool
+    start: int  # where the run starts in the drawn text (logical order)
 
 
 @dataclass
@@ -206,20 +265,49 @@ class Typesetter:
             order = [f for f in self.faces if f.is_color] + [f for f in self.faces if not f.is_color]
         return next((face for face in order if base in face.cmap), None)
 
-    def runs(self, text: str) -> tuple[list[tuple[Face, str]], list[str]]:
-        """Split text into (font, run) pieces in logical order; characters no font has are dropped."""
-        out: list[tuple[Face, str]] = []
+    def _place(self, text: str) -> tuple[list[tuple[Face, str]], list[str]]:
+        """(font, cluster) for every cluster some font has, in logical order, and the clusters none has."""
+        placed: list[tuple[Face, str]] = []
         missing: list[str] = []
         for cl in clusters(text):
-            face = self.face_for(cl, out[-1][0] if out else None)
+            face = self.face_for(cl, placed[-1][0] if placed else None)
             if face is None:
                 missing.append(cl)
-                continue
+            else:
+                placed.append((face, cl))
+        return placed, missing
+
+    def runs(self, text: str) -> tuple[list[tuple[Face, str]], list[str]]:
+        """Split text into (font, run) pieces in logical order; characters no font has are dropped."""
+        placed, missing = self._place(text)
+        out: list[tuple[Face, str]] = []
+        for face, cl in placed:
             if out and out[-1][0] is face:
                 out[-1] = (face, out[-1][1] + cl)
             else:
                 out.append((face, cl))
         return out, missing
+
+    def visual_runs(self, text: str) -> tuple[list[Run], list[str], int]:
+        """The drawable text as runs in display order (left to right), the clusters no font
+        has, and the paragraph's embedding level (odd: right-to-left).
+
+        A run is one font at one embedding level; each is shaped in its own direction.
+        """
+        placed, missing = self._place(text)
+        base, levels = bidi_levels("".join(cl for _, cl in placed))
+        logical: list[tuple[Face, int, str, int]] = []  # (font, level, text, start)
+        offset = 0
+        for face, cl in placed:
+            level = levels[offset]
+            if logical and logical[-1][0] is face and logical[-1][1] == level:
+                logical[-1] = logical[-1][:2] + (logical[-1][2] + cl, logical[-1][3])
+            else:
+                logical.append((face, level, cl, offset))
+            offset += len(cl)
+        order = visual_order([run[1] for run in logical])
+        runs = [Run(logical[i][0], logical[i][2], logical[i][1] % 2 == 1, logical[i][3]) for i in order]
+        return runs, missing, base
 
     def line(self, text: str, px: int, *, fill: tuple[int, int, int] = (255, 255, 255), bold: bool = False,
              max_width: int | None = None) -> Line:
@@ -242,37 +330,40 @@ class Typesetter:
         return best
 
     def _draw(self, text: str, px: int, fill: tuple[int, int, int], bold: bool) -> Line:
-        runs, missing = self.runs(text)
-        direction = _strong_direction(text) or "ltr"
-        pieces = []  # (font, run, scale, advance, ascent, descent)
-        for face, run in runs:
-            font = face.font(px, bold, self.layout)
-            scale = EMOJI_EM * px / face.fixed_size if face.fixed_size else 1.0
+        runs, missing, base = self.visual_runs(text)
+        pieces = []  # (face, font, text, layout options, scale, advance, ascent, descent)
+        for run in runs:
+            font = run.face.font(px, bold, self.layout)
+            scale = EMOJI_EM * px / run.face.fixed_size if run.face.fixed_size else 1.0
             ascent, descent = font.getmetrics()
-            pieces.append((face, font, run, scale, font.getlength(run) * scale, ascent * scale, descent * scale))
-        if direction == "rtl":
-            pieces.reverse()  # runs in visual order; raqm orders the characters inside each run
+            if self.shaping == "raqm":  # raqm shapes the run in its direction and mirrors brackets
+                drawn, options = run.text, {"direction": "rtl" if run.rtl else "ltr"}
+            else:  # the basic layout draws characters left to right as given
+                drawn, options = (_mirrored_reversed(run.text) if run.rtl else run.text), {}
+            advance = font.getlength(drawn, **options) * scale
+            pieces.append((run.face, font, drawn, options, scale, advance, ascent * scale, descent * scale))
         pad = max(2, px // 6)
-        ascent = int(max([p[5] for p in pieces] + [px * 0.9])) + pad
-        descent = int(max([p[6] for p in pieces] + [px * 0.25])) + pad
-        width = round(sum(p[4] for p in pieces))
+        ascent = int(max([p[6] for p in pieces] + [px * 0.9])) + pad
+        descent = int(max([p[7] for p in pieces] + [px * 0.25])) + pad
+        width = round(sum(p[5] for p in pieces))
         canvas = Image.new("RGBA", (width + 2 * pad, ascent + descent), (0, 0, 0, 0))
         x = float(pad)
         color = False
-        for face, font, run, scale, advance, run_ascent, _ in pieces:
+        for face, font, run, options, scale, advance, _, _ in pieces:
             if face.is_color:
                 color = True
                 raw_ascent, raw_descent = font.getmetrics()
-                raw_w = max(1, int(font.getlength(run)) + 2)
+                raw_w = max(1, int(font.getlength(run, **options)) + 2)
                 glyphs = Image.new("RGBA", (raw_w, raw_ascent + raw_descent), (0, 0, 0, 0))
-                ImageDraw.Draw(glyphs).text((0, raw_ascent), run, font=font, anchor="ls", embedded_color=True)
+                ImageDraw.Draw(glyphs).text((0, raw_ascent), run, font=font, anchor="ls", embedded_color=True,
+                                            **options)
                 size = (max(1, round(raw_w * scale)), max(1, round(glyphs.height * scale)))
                 glyphs = glyphs.convert("RGBa").resize(size, Image.Resampling.LANCZOS).convert("RGBA")
                 canvas.alpha_composite(glyphs, (round(x), max(0, ascent - round(raw_ascent * scale))))
             else:
                 mask = Image.new("L", canvas.size, 0)
-                ImageDraw.Draw(mask).text((x, ascent), run, font=font, anchor="ls", fill=255)
+                ImageDraw.Draw(mask).text((x, ascent), run, font=font, anchor="ls", fill=255, **options)
                 canvas.paste(Image.new("RGBA", canvas.size, fill + (255,)), (0, 0), mask)
             x += advance
-        shown = "".join(run for _, run in runs)
-        return Line(canvas, ascent, width, pad, shown, direction, color, missing)
+        shown = "".join(run.text for run in sorted(runs, key=lambda r: r.start))
+        return Line(canvas, ascent, width, pad, shown, "rtl" if base % 2 else "ltr", color, missing)

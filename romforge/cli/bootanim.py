@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -12,10 +13,10 @@ from romforge.cli.common import echo_json, json_option, progress_for, shown, wor
 def _screen(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    width, sep, height = value.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
-        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1080x2400", param_hint="--screen")
-    return int(width), int(height)
+    m = re.fullmatch(r"([0-9]{1,5})x([0-9]{1,5})", value.lower())  # ASCII digits: "²³".isdigit() is true
+    if not m or int(m[1]) < 1 or int(m[2]) < 1:
+        raise click.BadParameter(f"{value[:40]!r} is not WIDTHxHEIGHT, e.g. 1080x2400", param_hint="--screen")
+    return int(m[1]), int(m[2])
 
 
 @click.group()
@@ -35,7 +36,7 @@ def bootanim_check(source: Path, screen: str | None, device: str | None, workspa
 
     Exit 0 when only warnings are found, 3 when a rule is broken.
     """
-    from romforge.bootscreen.bootanim import check_file
+    from romforge.bootscreen.source import check_file
 
     size = _screen(screen)
     if device and size is None:

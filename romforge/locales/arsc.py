@@ -5,6 +5,13 @@ compiled. This reads the chunk format of frameworks/base libs/androidfw Resource
 (string pool, package, type chunks, simple and bag entries) far enough to get <string>,
 <plurals> and string <array> values of the default configuration. aapt2 drops
 `translatable` and `xliff:g` when it compiles, so those are unknown for such sources.
+
+Type chunks come in the three index layouts Android reads: 32-bit entry offsets, sparse
+(FLAG_SPARSE: sorted (index, offset / 4) pairs, Android 8+) and 16-bit offsets
+(FLAG_OFFSET16: offset / 4, 0xffff for none, Android 14+); entries are full (a
+ResTable_entry followed by a Res_value, or a map for FLAG_COMPLEX) or compact
+(FLAG_COMPACT, Android 14+: a 16-bit key, the value's type in the flags' high byte and the
+value's data, 8 bytes in all).
 """
 
 from __future__ import annotations
@@ -22,10 +29,14 @@ RES_TABLE = 0x0002
 RES_TABLE_PACKAGE = 0x0200
 RES_TABLE_TYPE = 0x0201
 UTF8_FLAG = 1 << 8
-FLAG_COMPLEX = 0x0001
-FLAG_SPARSE = 0x01
+FLAG_COMPLEX = 0x0001  # ResTable_entry flags
+FLAG_COMPACT = 0x0008
+FLAG_SPARSE = 0x01  # ResTable_type flags
+FLAG_OFFSET16 = 0x02
 TYPE_STRING = 0x03
 NO_ENTRY = 0xFFFFFFFF
+NO_ENTRY16 = 0xFFFF
+ENTRY_SIZE = 8  # ResTable_entry (full or compact)
 PLURAL_ATTRS = {0x01000004: "other", 0x01000005: "zero", 0x01000006: "one", 0x01000007: "two",
                 0x01000008: "few", 0x01000009: "many"}
 MAX_ARSC_BYTES = 64 << 20
@@ -126,38 +137,63 @@ def _read(data: bytes, file: str) -> ArscStrings:
     return ArscStrings(package_name, ValuesFile(file, list(values.values()), [], 0, has_xliff=False))
 
 
+def _entry_offsets(data: bytes, start: int, header_size: int, flags: int, count: int) -> list[int]:
+    """Offsets (from entriesStart) of the entries a type chunk defines, whichever index layout it uses."""
+    index = start + header_size
+    if flags & FLAG_SPARSE:  # ResTable_sparseTypeEntry: u16 entry index, u16 offset / 4
+        pairs = struct.unpack_from(f"<{2 * count}H", data, index)
+        return [pairs[i + 1] * 4 for i in range(0, len(pairs), 2)]
+    if flags & FLAG_OFFSET16:
+        return [off * 4 for off in struct.unpack_from(f"<{count}H", data, index) if off != NO_ENTRY16]
+    return [off for off in struct.unpack_from(f"<{count}I", data, index) if off != NO_ENTRY]
+
+
 def _type_chunk(data: bytes, start: int, header_size: int, types: list[str], keys: list[str], pool: _Pool,
                 out: dict[str, Resource], file: str) -> None:
     type_id, flags, _, count, entries_start = struct.unpack_from("<BBHII", data, start + 8)
+    (chunk_size,) = struct.unpack_from("<I", data, start + 4)
     (config_size,) = struct.unpack_from("<I", data, start + 20)
     if not _is_default(data[start + 20:start + 20 + config_size]):
         return
+    if not 1 <= type_id <= len(types):
+        raise ValueError(f"type chunk at {start} has type id {type_id}, not one of the package's {len(types)}")
     type_name = types[type_id - 1]
     if type_name not in ("string", "plurals", "array"):
         return
-    if flags & FLAG_SPARSE:
-        pairs = struct.unpack_from(f"<{2 * count}H", data, start + header_size)
-        offsets = [(pairs[i], pairs[i + 1] * 4) for i in range(0, len(pairs), 2)]
-    else:
-        raw = struct.unpack_from(f"<{count}I", data, start + header_size)
-        offsets = [(i, off) for i, off in enumerate(raw) if off != NO_ENTRY]
-    for _, off in offsets:
+    end = start + chunk_size
+    for off in _entry_offsets(data, start, header_size, flags, count):
         p = start + entries_start + off
-        size, eflags, key = struct.unpack_from("<HHI", data, p)
-        name = keys[key]
-        if eflags & FLAG_COMPLEX:
-            _, map_count = struct.unpack_from("<II", data, p + 8)
-            items = []
-            q = p + size
-            for _ in range(map_count):
-                attr, _, _, dtype, value = struct.unpack_from("<IHBBI", data, q)
-                items.append((attr, dtype, value))
-                q += 12
-            _bag(type_name, name, items, pool, out, file)
-        elif type_name == "string":
+        if p + ENTRY_SIZE > end:
+            raise ValueError(f"an entry of type chunk at {start} lies outside it")
+        (eflags,) = struct.unpack_from("<H", data, p + 2)
+        if eflags & FLAG_COMPACT:  # a 16-bit key, the value's type in the flags' high byte, then its data
+            (key,) = struct.unpack_from("<H", data, p)
+            dtype, (value,) = eflags >> 8, struct.unpack_from("<I", data, p + 4)
+        else:
+            size, _, key = struct.unpack_from("<HHI", data, p)
+            if eflags & FLAG_COMPLEX:
+                _bag(type_name, keys[key], _map_items(data, p, size, end), pool, out, file)
+                continue
+            if p + size + 8 > end:
+                raise ValueError(f"an entry's value in type chunk at {start} lies outside it")
             _, _, dtype, value = struct.unpack_from("<HBBI", data, p + size)
-            if dtype == TYPE_STRING:
-                out[name] = Resource(STRING, name, file, 0, 0, values=[("", _value(pool, value))])
+        if type_name == "string" and dtype == TYPE_STRING:
+            name = keys[key]
+            out[name] = Resource(STRING, name, file, 0, 0, values=[("", _value(pool, value))])
+
+
+def _map_items(data: bytes, p: int, size: int, end: int) -> list[tuple[int, int, int]]:
+    """(attribute, value type, value data) of a ResTable_map_entry's ResTable_maps."""
+    _, map_count = struct.unpack_from("<II", data, p + 8)
+    if p + size + 12 * map_count > end:
+        raise ValueError(f"a map entry at {p} runs past its type chunk")
+    items = []
+    q = p + size
+    for _ in range(map_count):
+        attr, _, _, dtype, value = struct.unpack_from("<IHBBI", data, q)
+        items.append((attr, dtype, value))
+        q += 12
+    return items
 
 
 def _value(pool: _Pool, index: int) -> Value:
