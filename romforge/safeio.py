@@ -6,7 +6,10 @@ Every failure is an InputError naming the file and, where there is one, the line
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,20 +21,35 @@ MAX_TEXT_BYTES = 4 << 20
 def read_limited(path: Path, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
                  allow_symlink: bool = False) -> bytes:
     """The bytes of a file a person gave us, or one `error` naming it: missing, a directory,
-    too large, unreadable (or a symlink, unless allowed)."""
+    not a regular file (a FIFO or device would block or never end), too large (counted while
+    reading, not trusted from st_size), unreadable (or a symlink, unless allowed)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if allow_symlink else os.O_NOFOLLOW)
     try:
-        if path.is_symlink() and not allow_symlink:
-            raise error("is a symlink; give the file itself", file=shown)
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise error(f"file is {size} bytes, over the {max_bytes}-byte limit", file=shown)
-        return path.read_bytes()
+        fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO does not wait for a writer
     except FileNotFoundError:
         raise error("file not found", file=shown) from None
-    except IsADirectoryError:
-        raise error("is a directory, expected a file", file=shown) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not allow_symlink:
+            raise error("is a symlink; give the file itself", file=shown) from None
         raise error(f"cannot read: {exc.strerror}", file=shown) from None
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise error("is a directory, expected a file", file=shown)
+        if not stat.S_ISREG(st.st_mode):
+            raise error("is not a regular file (a FIFO, socket or device)", file=shown)
+        if st.st_size > max_bytes:
+            raise error(f"file is {st.st_size} bytes, over the {max_bytes}-byte limit", file=shown)
+        chunks, total = [], 0
+        try:
+            while chunk := f.read(min(1 << 20, max_bytes + 1 - total)):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > max_bytes:
+                    raise error(f"file grew past the {max_bytes}-byte limit while being read", file=shown)
+        except OSError as exc:
+            raise error(f"cannot read: {exc.strerror}", file=shown) from None
+        return b"".join(chunks)
 
 
 def read_text(path: Path, *, shown: str | None = None, max_bytes: int = MAX_TEXT_BYTES) -> str:
