@@ -5,6 +5,7 @@ Every failure is an InputError naming the file and, where there is one, the line
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -12,17 +13,20 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from romforge.errors import InputError, RomforgeError
 
 MAX_TEXT_BYTES = 4 << 20
 
 
-def read_limited(path: Path, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
-                 allow_symlink: bool = False) -> bytes:
-    """The bytes of a file a person gave us, or one `error` naming it: missing, a directory,
-    not a regular file (a FIFO or device would block or never end), too large (counted while
-    reading, not trusted from st_size), unreadable (or a symlink, unless allowed)."""
+@contextlib.contextmanager
+def open_regular(path: Path, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
+                 allow_symlink: bool = False) -> Iterator[BinaryIO]:
+    """An open regular file a person gave us, or one `error` naming it: missing, a directory,
+    not a regular file (a FIFO or device would block or never end), larger than `max_bytes`
+    by its size, unreadable (or a symlink, unless allowed). Read it with `chunks`, which
+    counts what it reads instead of trusting st_size."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if allow_symlink else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO does not wait for a writer
@@ -40,16 +44,29 @@ def read_limited(path: Path, *, shown: str, max_bytes: int, error: type[Romforge
             raise error("is not a regular file (a FIFO, socket or device)", file=shown)
         if st.st_size > max_bytes:
             raise error(f"file is {st.st_size} bytes, over the {max_bytes}-byte limit", file=shown)
-        chunks, total = [], 0
-        try:
-            while chunk := f.read(min(1 << 20, max_bytes + 1 - total)):
-                chunks.append(chunk)
-                total += len(chunk)
-                if total > max_bytes:
-                    raise error(f"file grew past the {max_bytes}-byte limit while being read", file=shown)
-        except OSError as exc:
-            raise error(f"cannot read: {exc.strerror}", file=shown) from None
-        return b"".join(chunks)
+        yield f
+
+
+def chunks(f: BinaryIO, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
+           size: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes of an open file, at most `max_bytes` of them (a file that grows past the
+    limit while it is read is an `error`)."""
+    total = 0
+    try:
+        while chunk := f.read(min(size, max_bytes + 1 - total)):
+            total += len(chunk)
+            if total > max_bytes:
+                raise error(f"file grew past the {max_bytes}-byte limit while being read", file=shown)
+            yield chunk
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", file=shown) from None
+
+
+def read_limited(path: Path, *, shown: str, max_bytes: int, error: type[RomforgeError] = InputError,
+                 allow_symlink: bool = False) -> bytes:
+    """The bytes of a file a person gave us (see open_regular for what is refused)."""
+    with open_regular(path, shown=shown, max_bytes=max_bytes, error=error, allow_symlink=allow_symlink) as f:
+        return b"".join(chunks(f, shown=shown, max_bytes=max_bytes, error=error))
 
 
 def read_text(path: Path, *, shown: str | None = None, max_bytes: int = MAX_TEXT_BYTES) -> str:

@@ -9,7 +9,8 @@ all inputs:
     unknown key 'screen.depth'                      hint: [screen] takes: width, height, density
     unknown key 'sett' in [props.system]            (inside an array element or a table whose
                                                      name is data, keys are named within it)
-    required key 'path' is missing in [[files]]
+    required key 'path' is missing in [[files]]     (values are named without the section:
+                                                     the line shows which entry)
     'page_size' must be a integer, not a string
     'page_size' must be one of 4096, 16384, 65536
     'abis': 'mips' must be one of arm64-v8a, …      (an element of a plain array)
@@ -117,6 +118,44 @@ def one_line(max_chars: int = 200) -> AfterValidator:
     return _after(lambda v: text_problem(v, max_chars=max_chars))
 
 
+def plain_text(max_chars: int) -> AfterValidator:
+    """Text that may span lines (a description) but holds no other control character, so it
+    cannot rewrite a terminal or a log when printed."""
+    def test(value: str) -> str | None:
+        ch = unsafe_char(value, allow="\n\t")
+        if ch is not None:
+            return f"holds a control character ({ch!r})"
+        return None if len(value) <= max_chars else f"is {len(value)} characters, over the limit of {max_chars}"
+
+    return _after(test)
+
+
+def xml_char_problem(value: str) -> str | None:
+    """The first character XML 1.0 cannot carry (lxml refuses to write it), or None."""
+    for ch in value:
+        code = ord(ch)
+        if code < 0x20 and ch not in "\t\n\r" or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
+            return f"holds {ch!r}, which XML cannot carry"
+    return None
+
+
+def each_entry(test: Callable[[str, Any], str | None]) -> AfterValidator:
+    """Check every key → value of a table whose keys are data (property names, resource
+    names); each problem is reported at its own key, in the test's own words."""
+
+    def run(table: dict[str, Any]) -> dict[str, Any]:
+        errors = []
+        for key, value in table.items():
+            wrong = test(key, value)
+            if wrong:
+                errors.append({"type": problem(wrong), "loc": (key,), "input": value})
+        if errors:
+            raise ValidationError.from_exception_data("table", errors)
+        return table
+
+    return AfterValidator(run)
+
+
 Int = Annotated[int, between(*INT64)]
 Text = Annotated[str, one_line()]  # one line of plain text: build.prop values, HTML, XML attributes
 HostPath = Annotated[str, _after(lambda v: "is empty" if not v else text_problem(v, max_chars=4096))]
@@ -166,7 +205,9 @@ def keys_of(model: type[BaseModel]) -> list[str]:
     for name, info in model.model_fields.items():
         key = info.alias or name
         inner = _unwrap(info.annotation)
-        if _is_model(inner):
+        if info.title:  # how the key is written, when the model does not say it (e.g. "[[files]]")
+            key = info.title
+        elif _is_model(inner):
             key = f"[{key}]"
         elif typing.get_origin(inner) is list and _is_model(_unwrap(typing.get_args(inner)[0])):
             key = f"[[{key}]]"
@@ -267,13 +308,13 @@ def _message(error: Any, place: _Place) -> tuple[str, str | None]:
         return ctx["message"], ctx.get("hint")
     if kind == "romforge_value":
         if place.item:
-            return f"'{label}'{place.where}: {given!r} {ctx['message']}", ctx.get("hint")
-        return f"'{label}'{place.where} {ctx['message']}", ctx.get("hint")
+            return f"'{label}': {given!r} {ctx['message']}", ctx.get("hint")
+        return f"'{label}' {ctx['message']}", ctx.get("hint")
     if kind in _EXPECTED:
         if place.item:
-            return f"'{label}'{place.where} must hold {_EXPECTED[kind]}s, found a {type_name(given)}", None
-        return f"'{label}'{place.where} must be a {_EXPECTED[kind]}, not a {type_name(given)}", None
-    return f"'{label}'{place.where}: {error['msg']}", None
+            return f"'{label}' must hold {_EXPECTED[kind]}s, found a {type_name(given)}", None
+        return f"'{label}' must be a {_EXPECTED[kind]}, not a {type_name(given)}", None
+    return f"'{label}': {error['msg']}", None
 
 
 def config_errors(exc: ValidationError, doc: TomlDoc, model: type[BaseModel], *, at: Key = (),
@@ -290,20 +331,21 @@ def config_errors(exc: ValidationError, doc: TomlDoc, model: type[BaseModel], *,
 
 
 def check(model: type[M], data: Any, doc: TomlDoc, *, at: Key = (), section: str | None = None,
-          context: dict[str, Any] | None = None,
+          context: dict[str, Any] | None = None, partial: bool = False,
           error: type[ConfigError] = ConfigError) -> tuple[M | None, list[ConfigError]]:
     """`data` (the value at key path `at` of `doc`) as a `model`, or None and every problem.
 
-    With problems, the keys that had none are validated again on their own, so a reader that
-    reports everything can still use the parts that are right (None when that fails too)."""
+    With `partial`, a table with problems is validated again without the keys that had them,
+    so a reader that reports everything can still use the parts that are right (None when
+    that fails too). Only for models whose keys do not depend on each other."""
     try:
         return model.model_validate(data, context=context), []
     except ValidationError as exc:
         problems = config_errors(exc, doc, model, at=at, section=section, error=error)
         locs = [item["loc"] for item in exc.errors()]
-    bad = {loc[0] for loc in locs if loc}
-    if not isinstance(data, dict) or not all(locs):
+    if not partial or not isinstance(data, dict) or not all(locs):
         return None, problems
+    bad = {loc[0] for loc in locs}
     try:
         return model.model_validate({k: v for k, v in data.items() if k not in bad}, context=context), problems
     except ValidationError:
