@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Annotated, Any, Iterable
 
-from romforge.errors import ProfileError, shown_path
-from romforge.tomlfile import TomlDoc, load_toml, type_name
+from pydantic import ConfigDict
+
+from romforge.errors import ConfigError, ProfileError, shown_path
+from romforge.schema import (HostPath, Table, Text, between, between_chars, matches, one_line, one_of, unique,
+                             validate)
+from romforge.tomlfile import TomlDoc, load_toml
 
 DEFAULT_PROFILE_DIR = Path(__file__).resolve().parent.parent / "device-profiles"
 
@@ -18,84 +20,78 @@ KNOWN_ABIS = ("arm64-v8a", "armeabi-v7a", "armeabi", "x86_64", "x86", "riscv64")
 KNOWN_PARTITIONS = ("system", "vendor", "product", "system_ext", "odm", "vendor_dlkm", "odm_dlkm", "system_dlkm")
 KNOWN_FILESYSTEMS = ("erofs", "ext4")
 PAGE_SIZES = (4096, 16384, 65536)
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
-_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?)?$")
 
 
-# ---- field schema --------------------------------------------------------------------
+# ---- the schema of one profile file (each file may leave keys to its parents) -------------
 
-Check = Callable[[Any], str | None]
-
-
-def _one_of(choices: Iterable[Any]) -> Check:
-    allowed = tuple(choices)
-    return lambda v: None if v in allowed else f"must be one of {', '.join(map(str, allowed))}"
-
-
-def _each(check: Check) -> Check:
-    def run(values: list[Any]) -> str | None:
-        for v in values:
-            problem = check(v)
-            if problem:
-                return f"{v!r}: {problem}"
-        if len(set(values)) != len(values):
-            return "lists the same value twice"
-        return None
-
-    return run
+_NAME = r"[a-z0-9][a-z0-9_\-]*"
+_LOCALE = r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*"
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+Abi = Annotated[str, one_of(KNOWN_ABIS)]
+Filesystem = Annotated[str, one_of(KNOWN_FILESYSTEMS)]
 
 
-def _matches(pattern: re.Pattern[str], what: str) -> Check:
-    return lambda v: None if pattern.match(v) else f"is not a valid {what}"
+class ScreenTable(Table):
+    width: Annotated[int, between(120, 8192)] | None = None
+    height: Annotated[int, between(120, 8192)] | None = None
+    density: Annotated[int, between(100, 1000)] | None = None
 
 
-def _between(low: int, high: int) -> Check:
-    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+class PartitionsTable(Table):
+    """Partition → filesystem of the image built for it."""
+
+    system: Filesystem | None = None
+    vendor: Filesystem | None = None
+    product: Filesystem | None = None
+    system_ext: Filesystem | None = None
+    odm: Filesystem | None = None
+    vendor_dlkm: Filesystem | None = None
+    odm_dlkm: Filesystem | None = None
+    system_dlkm: Filesystem | None = None
 
 
-@dataclass(frozen=True)
-class _Field:
-    kind: type
-    item: type | None = None
-    check: Check | None = None
+class OtaTable(Table):
+    signing_key: HostPath | None = None
 
 
-_TOP: dict[str, _Field] = {
-    "inherits": _Field(str, check=_matches(_NAME, "profile name")),
-    "abstract": _Field(bool),
-    "codename": _Field(str, check=_matches(_NAME, "codename (lowercase letters, digits, - and _)")),
-    "model": _Field(str),
-    "brand": _Field(str),
-    "manufacturer": _Field(str),
-    "name": _Field(str, check=_matches(_NAME, "product name")),
-    "abis": _Field(list, str, _each(_one_of(KNOWN_ABIS))),
-    "page_size": _Field(int, check=_one_of(PAGE_SIZES)),
-    "ab": _Field(bool),
-    "locales": _Field(list, str, _each(_matches(_LOCALE, "BCP 47 locale tag"))),
-    "overlays": _Field(list, str, _each(_matches(_NAME, "overlay name"))),
-    "build_date": _Field(str, check=_matches(_DATE, "date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")),
-}
-_TABLES: dict[str, dict[str, _Field]] = {
-    "screen": {
-        "width": _Field(int, check=_between(120, 8192)),
-        "height": _Field(int, check=_between(120, 8192)),
-        "density": _Field(int, check=_between(100, 1000)),
-    },
-    "partitions": {p: _Field(str, check=_one_of(KNOWN_FILESYSTEMS)) for p in KNOWN_PARTITIONS},
-    "ota": {
-        "signing_key": _Field(str),
-    },
-    "bootanimation": {  # boot-screen credits (romforge/bootscreen/credits.py has the defaults)
-        "credits": _Field(bool),
-        "placement": _Field(str, check=_one_of(("after", "before"))),
-        "max_names": _Field(int, check=_between(1, 1000)),
-        "max_frames": _Field(int, check=_between(1, 240)),
-        "page_seconds": _Field(int, check=_between(1, 30)),
-        "fade_frames": _Field(int, check=_between(0, 15)),
-        "title": _Field(str, check=lambda v: None if 0 < len(v) <= 80 else "must be 1-80 characters"),
-    },
-}
+class BootanimationTable(Table):
+    """Boot-screen credits (romforge/bootscreen/credits.py has the defaults)."""
+
+    credits: bool | None = None
+    placement: Annotated[str, one_of(("after", "before"))] | None = None
+    max_names: Annotated[int, between(1, 1000)] | None = None
+    max_frames: Annotated[int, between(1, 240)] | None = None
+    page_seconds: Annotated[int, between(1, 30)] | None = None
+    fade_frames: Annotated[int, between(0, 15)] | None = None
+    title: Annotated[str, between_chars(1, 80), one_line(80)] | None = None
+
+
+class ProfileToml(Table):
+    """One device-profile file. Strings that reach build.prop and the download site's HTML
+    (model, brand, manufacturer) are single lines without control characters."""
+
+    model_config = ConfigDict(title="a device profile")
+
+    inherits: Annotated[str, matches(_NAME, "profile name")] | None = None
+    abstract: bool | None = None
+    codename: Annotated[str, matches(_NAME, "codename (lowercase letters, digits, - and _)")] | None = None
+    model: Text | None = None
+    brand: Text | None = None
+    manufacturer: Text | None = None
+    name: Annotated[str, matches(_NAME, "product name")] | None = None
+    abis: Annotated[list[Abi], unique()] | None = None
+    page_size: Annotated[int, one_of(PAGE_SIZES)] | None = None
+    ab: bool | None = None
+    locales: Annotated[list[Annotated[str, matches(_LOCALE, "BCP 47 locale tag")]], unique()] | None = None
+    overlays: Annotated[list[Annotated[str, matches(_NAME, "overlay name")]], unique()] | None = None
+    build_date: Annotated[str, matches(_DATE, "date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")] | None = None
+    screen: ScreenTable | None = None
+    partitions: PartitionsTable | None = None
+    ota: OtaTable | None = None
+    bootanimation: BootanimationTable | None = None
+
+
+_TABLES = ("screen", "partitions", "ota", "bootanimation")  # merged key by key along `inherits`
 _REQUIRED = ("codename", "model", "brand", "abis", "page_size", "screen.width", "screen.height",
              "screen.density", "partitions")
 
@@ -194,37 +190,8 @@ def _display(path: Path) -> str:
     return shown_path(path)
 
 
-def _validate_value(doc: TomlDoc, keys: tuple[str, ...], value: Any, spec: _Field) -> None:
-    label = ".".join(keys)
-    ok = isinstance(value, spec.kind) and not (spec.kind is int and isinstance(value, bool))
-    if not ok:
-        raise doc.error(f"'{label}' must be a {type_name(spec.kind())}, not a {type_name(value)}", *keys)
-    if spec.item is not None:
-        for item in value:
-            if not isinstance(item, spec.item):
-                raise doc.error(f"'{label}' must hold {type_name(spec.item())}s, found a {type_name(item)}", *keys)
-    if spec.check is not None:
-        problem = spec.check(value)
-        if problem:
-            raise doc.error(f"'{label}' {problem}", *keys)
-
-
 def _validate_doc(doc: TomlDoc) -> None:
-    for key, value in doc.data.items():
-        if key in _TABLES:
-            if not isinstance(value, dict):
-                raise doc.error(f"'{key}' must be a table, not a {type_name(value)}", key)
-            for sub, subvalue in value.items():
-                spec = _TABLES[key].get(sub)
-                if spec is None:
-                    known = ", ".join(_TABLES[key])
-                    raise doc.error(f"unknown key '{key}.{sub}'", key, sub, hint=f"'{key}' takes: {known}")
-                _validate_value(doc, (key, sub), subvalue, spec)
-        elif key in _TOP:
-            _validate_value(doc, (key,), value, _TOP[key])
-        else:
-            known = ", ".join(list(_TOP) + [f"[{t}]" for t in _TABLES])
-            raise doc.error(f"unknown key '{key}'", key, hint=f"profile keys are: {known}")
+    validate(ProfileToml, doc.data, doc)
 
 
 def _buildable(available: dict[str, Path]) -> list[str]:
@@ -232,9 +199,9 @@ def _buildable(available: dict[str, Path]) -> list[str]:
     names = []
     for name, path in available.items():
         try:
-            if not tomllib.loads(path.read_text("utf-8")).get("abstract", False):
+            if not load_toml(path).data.get("abstract", False):
                 names.append(name)
-        except (OSError, ValueError):
+        except ConfigError:
             continue
     return names
 

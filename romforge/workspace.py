@@ -3,22 +3,60 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, Field
 
 from romforge.errors import ConfigError, shown_path
 from romforge.profile import profile_dirs
-from romforge.tomlfile import TomlDoc, load_toml, type_name
+from romforge.schema import HostPath, Table, invalid, matches, validate
+from romforge.tomlfile import load_toml
 
 CONFIG_NAME = "romforge.toml"
-_ROM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._\-]{0,39}$")
+_PROFILE = r"[a-z0-9][a-z0-9_\-]*"
 
-_SCHEMA: dict[str, dict[str, type]] = {
-    "workspace": {"rom_name": str, "base_rom": str, "releases": str, "profiles": list, "devices": list},
-    "signing": {"ota_key": str, "overlay_key": str},
-    "publish": {"base_url": str, "issues_url": str, "romtype": str},
-}
+
+class WorkspaceTable(Table):
+    rom_name: Annotated[str, matches(r"[A-Za-z0-9][A-Za-z0-9 ._\-]{0,39}", "ROM name (1-40 letters, digits, "
+                                     "spaces, '.', '_' or '-')")] | None = None
+    base_rom: HostPath | None = Field(None, description="the base target-files directory or zip")
+    releases: HostPath | None = None
+    profiles: list[HostPath] | None = None
+    devices: list[Annotated[str, matches(_PROFILE, "device profile name")]] | None = None
+
+
+class SigningTable(Table):
+    ota_key: HostPath | None = None
+    overlay_key: HostPath | None = None
+
+
+def _issues_url(value: str) -> str:
+    rest = value.replace("{id}", "")
+    if rest == value or "{" in rest or "}" in rest:  # str.format reads any other {…}, attribute lookups too
+        raise invalid("must contain {id} and no other braces, e.g. https://forum.example.org/t/{id}")
+    return value
+
+
+_URL = r"https?://[!-~]+"  # printable ASCII, no spaces: what an updater client fetches as given
+
+
+class PublishTable(Table):
+    base_url: Annotated[str, matches(_URL, "http(s) URL")] | None = None
+    issues_url: Annotated[str, matches(_URL, "http(s) URL"), AfterValidator(_issues_url)] | None = None
+    romtype: Annotated[str, matches(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,31}", "ROM type (e.g. weekly, nightly)")] \
+        | None = None
+
+
+class WorkspaceToml(Table):
+    """romforge.toml: paths are relative to the file."""
+
+    model_config = ConfigDict(title="romforge.toml")
+
+    workspace: WorkspaceTable = WorkspaceTable()
+    signing: SigningTable = SigningTable()
+    publish: PublishTable = PublishTable()
 
 
 @dataclass(frozen=True)
@@ -38,25 +76,6 @@ class Workspace:
     romtype: str = "weekly"
 
 
-def _validate(doc: TomlDoc) -> None:
-    for table, value in doc.data.items():
-        if table not in _SCHEMA:
-            raise doc.error(f"unknown table or key '{table}'", table,
-                            hint=f"romforge.toml takes: {', '.join(f'[{t}]' for t in _SCHEMA)}")
-        if not isinstance(value, dict):
-            raise doc.error(f"'{table}' must be a table, not a {type_name(value)}", table)
-        for key, item in value.items():
-            expected = _SCHEMA[table].get(key)
-            if expected is None:
-                raise doc.error(f"unknown key '{table}.{key}'", table, key,
-                                hint=f"[{table}] takes: {', '.join(_SCHEMA[table])}")
-            if not isinstance(item, expected):
-                raise doc.error(f"'{table}.{key}' must be a {type_name(expected())}, not a {type_name(item)}",
-                                table, key)
-            if expected is list and not all(isinstance(x, str) for x in item):
-                raise doc.error(f"'{table}.{key}' must hold strings", table, key)
-
-
 def load_workspace(path: Path | None = None, *, required: bool = True) -> Workspace:
     """Read `romforge.toml` in `path` (default: the current directory)."""
     root = Path(path) if path is not None else Path.cwd()
@@ -70,41 +89,22 @@ def load_workspace(path: Path | None = None, *, required: bool = True) -> Worksp
         return Workspace(root, None, "romforge", None, root / "releases",
                          tuple(profile_dirs([root / "device-profiles"])), (), None, None)
     doc = load_toml(config, display=shown_path(config))
-    _validate(doc)
-    ws = doc.data.get("workspace", {})
-    rom_name = ws.get("rom_name", "romforge")
-    if not _ROM_NAME.match(rom_name):
-        raise doc.error("'workspace.rom_name' must be 1-40 letters, digits, spaces, '.', '_' or '-'",
-                        "workspace", "rom_name")
-    extra = [root / p for p in ws.get("profiles", ["device-profiles"])]
-    signing = doc.data.get("signing", {})
+    toml = validate(WorkspaceToml, doc.data, doc)
+    ws, signing, publish = toml.workspace, toml.signing, toml.publish
+    extra = [root / p for p in (ws.profiles if ws.profiles is not None else ["device-profiles"])]
+    settings = {key: value for key, value in (("base_url", publish.base_url and publish.base_url.rstrip("/")),
+                                             ("issues_url", publish.issues_url), ("romtype", publish.romtype))
+                if value is not None}
     return Workspace(
         root=root,
         config_file=config,
-        rom_name=rom_name,
-        base_rom=root / ws["base_rom"] if "base_rom" in ws else None,
-        releases=root / ws.get("releases", "releases"),
+        rom_name=ws.rom_name or "romforge",
+        base_rom=root / ws.base_rom if ws.base_rom is not None else None,
+        releases=root / (ws.releases or "releases"),
         profile_dirs=tuple(profile_dirs(extra)),
-        devices=tuple(ws.get("devices", ())),
-        ota_key=root / signing["ota_key"] if "ota_key" in signing else None,
-        config_sha256=hashlib.sha256(config.read_bytes()).hexdigest(),
-        overlay_key=root / signing["overlay_key"] if "overlay_key" in signing else None,
-        **_publish_settings(doc),
+        devices=tuple(ws.devices or ()),
+        ota_key=root / signing.ota_key if signing.ota_key is not None else None,
+        config_sha256=hashlib.sha256(doc.raw).hexdigest(),
+        overlay_key=root / signing.overlay_key if signing.overlay_key is not None else None,
+        **settings,
     )
-
-
-def _publish_settings(doc: TomlDoc) -> dict[str, str]:
-    publish = doc.data.get("publish", {})
-    settings: dict[str, str] = {}
-    if "base_url" in publish:
-        if not re.match(r"^https?://[^\s]+$", publish["base_url"]):
-            raise doc.error("'publish.base_url' must be an http(s) URL", "publish", "base_url")
-        settings["base_url"] = publish["base_url"].rstrip("/")
-    if "issues_url" in publish:
-        if "{id}" not in publish["issues_url"]:
-            raise doc.error("'publish.issues_url' must contain {id}, e.g. https://forum.example.org/t/{id}",
-                            "publish", "issues_url")
-        settings["issues_url"] = publish["issues_url"]
-    if "romtype" in publish:
-        settings["romtype"] = publish["romtype"]
-    return settings

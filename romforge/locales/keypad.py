@@ -6,12 +6,15 @@ import functools
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
-from romforge.tomlfile import load_toml, type_name
+from pydantic import AfterValidator, ConfigDict, Field
+
+from romforge.schema import Table, each_entry, problem, validate
+from romforge.tomlfile import load_toml
 
 STANDARD = {"2": "abc", "3": "def", "4": "ghi", "5": "jkl", "6": "mno", "7": "pqrs", "8": "tuv", "9": "wxyz"}
 _KEYS = tuple("0123456789")
-_TOP = ("latin", "digits")
 
 
 @dataclass(frozen=True)
@@ -64,28 +67,42 @@ def _encode(keys: tuple[tuple[str, str], ...], text: str) -> str | None:
     return "".join(out)
 
 
-def load_keypad(path: Path, *, shown: str) -> Keypad:
+def _digit_letters(digit: str, letters: Any) -> str | None:
+    if digit not in _KEYS:
+        return f"'{digit}' is not a keypad digit (0-9)"
+    if not isinstance(letters, str) or not letters:
+        return f"digits.{digit} must be a non-empty string of letters"
+    for letter in letters:
+        if not letter.isalpha() or letter != letter.lower():
+            return f"digits.{digit}: {letter!r} is not a lowercase letter"
+    return None
+
+
+def _some_digits(digits: dict[str, Any]) -> dict[str, Any]:
+    if not digits:
+        raise problem("[digits] must map keys \"2\" … \"9\" to their letters")
+    return digits
+
+
+class KeypadToml(Table):
     """keypad.toml: `[digits]` "2" = "абвг" …, and `latin = true` to keep 2=abc … 9=wxyz as well."""
+
+    model_config = ConfigDict(title="keypad.toml")
+
+    latin: bool = True
+    digits: Annotated[dict[str, Any], each_entry(_digit_letters), AfterValidator(_some_digits)] = Field(
+        description='maps keys "2" … "9" to their letters')
+
+
+def load_keypad(path: Path, *, shown: str) -> Keypad:
+    """Read keypad.toml; letters must be on one key each (and off the Latin keys unless latin = false)."""
     doc = load_toml(path, display=shown)
-    for key, value in doc.data.items():
-        if key not in _TOP:
-            raise doc.error(f"unknown key '{key}'", key, hint="keypad.toml takes: latin, [digits]")
-    latin = doc.data.get("latin", True)
-    if not isinstance(latin, bool):
-        raise doc.error(f"'latin' must be a boolean, not a {type_name(latin)}", "latin")
-    digits = doc.data.get("digits")
-    if not isinstance(digits, dict) or not digits:
-        raise doc.error("[digits] must map keys \"2\" … \"9\" to their letters", "digits")
+    keypad = validate(KeypadToml, doc.data, doc)
+    latin = keypad.latin
     merged: dict[str, str] = dict(STANDARD) if latin else {}
     owner: dict[str, str] = {}
-    for digit, letters in digits.items():
-        if digit not in _KEYS:
-            raise doc.error(f"'{digit}' is not a keypad digit (0-9)", "digits", digit)
-        if not isinstance(letters, str) or not letters:
-            raise doc.error(f"digits.{digit} must be a non-empty string of letters", "digits", digit)
+    for digit, letters in keypad.digits.items():
         for letter in letters:
-            if not letter.isalpha() or letter != letter.lower():
-                raise doc.error(f"digits.{digit}: {letter!r} is not a lowercase letter", "digits", digit)
             if letter in owner:
                 raise doc.error(f"digits.{digit}: {letter!r} is already on key {owner[letter]}", "digits", digit)
             owner[letter] = digit

@@ -18,15 +18,17 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Annotated, Any, Iterator
 
 from babel.core import get_global
+from pydantic import AfterValidator, ConfigDict, Field
 
 from romforge.errors import ConfigError, InputError, shown_path
 from romforge.locales.keypad import Keypad, load_keypad
 from romforge.locales.pinyin import NameTables, load_pack_names
 from romforge.locales.resxml import ResFinding
-from romforge.tomlfile import TomlDoc, load_toml, type_name
+from romforge.schema import Table, Text, matches, problem, validate
+from romforge.tomlfile import TomlDoc, load_toml
 from romforge.tree import check_member_name
 
 PACK_TOML = "pack.toml"
@@ -39,10 +41,7 @@ _TAG = re.compile(r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P
 _LEGACY = re.compile(r"^(?P<lang>[a-z]{2,3})(?:-r(?P<region>[A-Z]{2}))?$")
 _BPLUS = re.compile(r"^b\+(?P<lang>[a-z]{2,3})(?:\+(?P<script>[A-Z][a-z]{3}))?(?:\+(?P<region>[A-Z]{2}|\d{3}))?$")
 _PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
-_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+\-]{0,39}$")
-_SCHEMA: dict[str, type] = {"locale": str, "qualifier": str, "name": str, "version": str, "maintainers": list,
-                            "targets": list}
-_REQUIRED = ("locale", "version", "maintainers", "targets")
+_VERSION = r"[0-9A-Za-z][0-9A-Za-z._+\-]{0,39}"
 
 
 # ---- BCP 47 ↔ Android qualifier ------------------------------------------------------
@@ -151,18 +150,59 @@ def _shown_under(path: Path, root: Path, root_shown: str) -> str:
     return f"{root_shown}/{rel}" if root_shown not in ("", ".") else rel
 
 
-def _validate_toml(doc: TomlDoc) -> None:
-    for key, value in doc.data.items():
-        expected = _SCHEMA.get(key)
-        if expected is None:
-            raise doc.error(f"unknown key '{key}'", key, hint=f"pack.toml takes: {', '.join(_SCHEMA)}")
-        if not isinstance(value, expected):
-            raise doc.error(f"'{key}' must be a {type_name(expected())}, not a {type_name(value)}", key)
-        if expected is list and not all(isinstance(v, str) for v in value):
-            raise doc.error(f"'{key}' must hold strings", key)
-    for key in _REQUIRED:
-        if key not in doc.data:
-            raise doc.error(f"required key '{key}' is missing", hint=f"pack.toml needs: {', '.join(_REQUIRED)}")
+def _locale(value: str) -> str:
+    try:
+        LocaleTag.parse(value)
+    except ValueError as exc:
+        raise problem(f"'locale': {exc}") from None
+    return value
+
+
+def _maintainers(people: list[str]) -> list[str]:
+    if not people or not all(m.strip() for m in people):
+        raise problem("'maintainers' must name at least one person")
+    return people
+
+
+def _target(package: str) -> str:
+    if not _PACKAGE.match(package):
+        raise problem(f"'targets': {package!r} is not an Android package name")
+    return package
+
+
+def _targets(targets: list[str]) -> list[str]:
+    if len(set(targets)) != len(targets) or not targets:
+        raise problem("'targets' must list each target package once, at least one")
+    return targets
+
+
+class PackToml(Table):
+    """pack.toml: who made the pack and which packages it translates."""
+
+    model_config = ConfigDict(title="pack.toml")
+
+    locale: Annotated[str, AfterValidator(_locale)] = Field(description="a BCP 47 tag such as zh-Hans-CN")
+    qualifier: str | None = None
+    name: Text | None = None
+    version: Annotated[str, matches(_VERSION, "version (1-40 letters, digits, '.', '_', '+' or '-')")] \
+        = Field(description="the pack's own version, e.g. 2026.11")
+    maintainers: Annotated[list[Text], AfterValidator(_maintainers)] = Field(description="who keeps the pack")
+    targets: Annotated[list[Annotated[str, AfterValidator(_target)]], AfterValidator(_targets)] = Field(
+        description="the Android packages it translates")
+
+    @classmethod
+    def rules(cls, data: dict[str, Any]) -> list:
+        locale, qualifier = data.get("locale"), data.get("qualifier")
+        if not isinstance(locale, str) or not isinstance(qualifier, str) or not qualifier:
+            return []
+        try:
+            tag = LocaleTag.parse(locale)
+        except ValueError:
+            return []
+        if qualifier not in tag.qualifiers():
+            return [(("qualifier",), problem(f"'qualifier' {qualifier!r} does not name {tag}: use "
+                                             f"{' or '.join(repr(q) for q in tag.qualifiers())}"))]
+        return []
 
 
 def _scan(root: Path, root_shown: str) -> list[Path]:
@@ -213,26 +253,10 @@ def load_pack(root: Path, *, shown: str | None = None) -> LocalePack:
         raise InputError(f"no {PACK_TOML} in the pack", file=root_shown,
                          hint="a pack is locales/<locale>/pack.toml + res/<package>/values-<qualifier>/*.xml")
     doc = load_toml(toml_path, display=_shown_under(toml_path, root, root_shown))
-    _validate_toml(doc)
-    data = doc.data
-    try:
-        tag = LocaleTag.parse(data["locale"])
-    except ValueError as exc:
-        raise doc.error(f"'locale': {exc}", "locale") from None
-    qualifier = data.get("qualifier") or tag.qualifiers()[0]
-    if qualifier not in tag.qualifiers():
-        raise doc.error(f"'qualifier' {qualifier!r} does not name {tag}: use "
-                        f"{' or '.join(repr(q) for q in tag.qualifiers())}", "qualifier")
-    if not _VERSION.match(data["version"]):
-        raise doc.error("'version' must be 1-40 letters, digits, '.', '_', '+' or '-'", "version")
-    if not data["maintainers"] or not all(m.strip() for m in data["maintainers"]):
-        raise doc.error("'maintainers' must name at least one person", "maintainers")
-    targets = data["targets"]
-    for target in targets:
-        if not _PACKAGE.match(target):
-            raise doc.error(f"'targets': {target!r} is not an Android package name", "targets")
-    if len(set(targets)) != len(targets) or not targets:
-        raise doc.error("'targets' must list each target package once, at least one", "targets")
+    toml = validate(PackToml, doc.data, doc)
+    tag = LocaleTag.parse(toml.locale)
+    qualifier = toml.qualifier or tag.qualifiers()[0]
+    targets = toml.targets
     pack_files: list[PackFile] = []
     findings: list[ResFinding] = []
     for path in files:
@@ -268,8 +292,8 @@ def load_pack(root: Path, *, shown: str | None = None) -> LocalePack:
         if keypad_path in files else None
     t9_dir = root / T9_DIR if (root / T9_DIR).is_dir() else None
     t9_names = load_pack_names(t9_dir, shown=_shown_under(root / T9_DIR, root, root_shown)) if t9_dir else None
-    return LocalePack(root, root_shown, tag, qualifier, data.get("name", str(tag)), data["version"],
-                      tuple(data["maintainers"]), tuple(targets), pack_files, findings, keypad, t9_dir, t9_names,
+    return LocalePack(root, root_shown, tag, qualifier, toml.name or str(tag), toml.version,
+                      tuple(toml.maintainers), tuple(targets), pack_files, findings, keypad, t9_dir, t9_names,
                       _digest(root, files), doc)
 
 

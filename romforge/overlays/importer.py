@@ -10,17 +10,21 @@ limits, and nothing is written unless the whole import succeeds.
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import stat
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import tomlkit
+
 from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, shown_path
+from romforge.overlays.schema import INT32
 from romforge.overlays.spec import NAME, OVERLAY_TOML, load_overlay
 from romforge.rro import ANDROID_NS
+from romforge.safeio import read_limited
 from romforge.tree import clean_path
 from romforge.xmlsafe import parse_xml
 
@@ -114,10 +118,15 @@ def _scan(src: Path) -> tuple[list[Path], list[Path]]:
     return manifests, res_dirs
 
 
+def _read_manifest(manifest: Path):  # -> lxml ElementTree
+    shown = shown_path(manifest)
+    return parse_xml(read_limited(manifest, shown=shown, max_bytes=MAX_IMPORT_BYTES), source=shown)
+
+
 def _from_manifest(folder: Path) -> ResSource | None:
     """The overlay facts of an RRO folder's manifest; None when it is not an overlay manifest."""
     manifest = folder / "AndroidManifest.xml"
-    root = parse_xml(manifest.read_bytes(), source=shown_path(manifest)).getroot()
+    root = _read_manifest(manifest).getroot()
     overlay = root.find("overlay")
     if overlay is None:
         return None
@@ -125,11 +134,11 @@ def _from_manifest(folder: Path) -> ResSource | None:
     if not target:
         raise InputError("<overlay> has no android:targetPackage", file=manifest, line=overlay.sourceline)
     priority_text = overlay.get(_android("priority"), "0")
-    try:
-        priority = int(priority_text)
-    except ValueError:
+    if not re.fullmatch(r"-?[0-9]{1,10}", priority_text) or not INT32[0] <= int(priority_text) <= INT32[1]:
+        # ASCII digits only: int() would also take "٣", " 5" or "1_0"; aapt2 takes a 32-bit integer
         raise InputError(f"android:priority {priority_text!r} is not a number", file=manifest,
-                         line=overlay.sourceline) from None
+                         line=overlay.sourceline)
+    priority = int(priority_text)
     if not (folder / "res").is_dir():
         raise InputError("has an overlay manifest but no res/ folder", file=folder)
     return ResSource(res=folder / "res", origin=folder.name, target=target, package=root.get("package"),
@@ -143,7 +152,7 @@ def _legacy_target(src: Path, res: Path, forced: str | None) -> tuple[str | None
         return forced, source_path
     manifest = res.parent / "AndroidManifest.xml"
     if manifest.is_file():
-        package = parse_xml(manifest.read_bytes(), source=shown_path(manifest)).getroot().get("package")
+        package = _read_manifest(manifest).getroot().get("package")
         if package:
             return package, source_path
     for prefix in (source_path, source_path.split("/", 1)[1] if "/" in source_path else ""):
@@ -204,9 +213,10 @@ def _copy_res(src: Path, dest: Path) -> int:
         for name in sorted(filenames):
             rel = (rel_dir / name).as_posix()
             clean_path(rel, what="res file")
-            data = (Path(dirpath) / name).read_bytes()
+            full = Path(dirpath) / name
+            data = read_limited(full, shown=shown_path(full), max_bytes=MAX_IMPORT_BYTES)
             if name.endswith(".xml"):
-                parse_xml(data, source=shown_path(Path(dirpath) / name))
+                parse_xml(data, source=shown_path(full))
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -214,31 +224,34 @@ def _copy_res(src: Path, dest: Path) -> int:
     return count
 
 
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _overlay_toml(name: str, target: str, entries: list[tuple[ResSource, str]], partition: str, src: Path) -> str:
-    lines = [f"# Imported by `romforge overlay import` from a device tree's {src.name}/ folder.",
-             "# Edit freely: this folder is now the overlay's source.",
-             f"name = {_toml_string(name)}",
-             'version = "1.0"',
-             f"description = {_toml_string(f'Resource overlay for {target}, imported from the device tree')}",
-             ""]
+def _overlay_toml(name: str, target: str, entries: list[tuple[ResSource, str]], partition: str) -> str:
+    """overlay.toml written by tomlkit: every value from the device tree is a TOML string the
+    library escapes, and where a folder name goes into a comment it goes as such a string
+    (so a name with a newline or a quote stays inside its one comment line)."""
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("Imported by `romforge overlay import` from a device tree."))
+    doc.add(tomlkit.comment("Edit freely: this folder is now the overlay's source."))
+    doc.add("name", name)
+    doc.add("version", "1.0")
+    doc.add("description", f"Resource overlay for {target}, imported from the device tree")
+    tables = tomlkit.aot()
     for source, res_name in entries:
-        lines.append(f"# from {source.origin}" + ("" if source.is_static else
-                                                  " (its manifest said isStatic=false; romforge builds static RROs)"))
-        lines.append("[[resources]]")
-        lines.append(f"target = {_toml_string(target)}")
+        table = tomlkit.table()
+        origin = tomlkit.string(source.origin).as_string()
+        note = "" if source.is_static else " (its manifest said isStatic=false; romforge builds static RROs)"
+        table.add(tomlkit.comment(f"from {origin}{note}"))
+        table.add("target", target)
         if source.package:
-            lines.append(f"package = {_toml_string(source.package)}")
-        lines.append(f"partition = {_toml_string(partition)}")
-        lines.append(f"priority = {source.priority}")
+            table.add("package", source.package)
+        table.add("partition", partition)
+        table.add("priority", source.priority)
         if source.target_name:
-            lines.append(f"target_name = {_toml_string(source.target_name)}")
-        lines.append(f"res = {_toml_string(res_name)}")
-        lines.append("")
-    return "\n".join(lines)
+            table.add("target_name", source.target_name)
+        table.add("res", res_name)
+        tables.append(table)
+    doc.add(tomlkit.nl())
+    doc.add("resources", tables)
+    return tomlkit.dumps(doc)
 
 
 def import_overlays(src: Path, out: Path, *, target: str | None = None,
@@ -270,7 +283,7 @@ def import_overlays(src: Path, out: Path, *, target: str | None = None,
                 res_name = "res" if len(group) == 1 else f"res-{i + 1}"
                 _copy_res(source.res, work / res_name)
                 entries.append((source, res_name))
-            (work / OVERLAY_TOML).write_text(_overlay_toml(dest.name, tgt, entries, partition, src), encoding="utf-8")
+            (work / OVERLAY_TOML).write_text(_overlay_toml(dest.name, tgt, entries, partition), encoding="utf-8")
             load_overlay(work)  # what was written must read back as a valid overlay
             results.append(ImportedOverlay(dest.name, dest, tgt, tuple(s.origin for s in group)))
         for result in results:

@@ -17,7 +17,7 @@ from pathlib import Path
 from romforge.errors import InputError
 from romforge.run.tools import Tools
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_HUNK = re.compile(r"^@@ -([0-9]{1,9})(?:,([0-9]{1,9}))? \+([0-9]{1,9})(?:,([0-9]{1,9}))? @@")  # ASCII digits, bounded
 
 
 @dataclass(frozen=True)
