@@ -881,9 +881,9 @@ def avb_make_vbmeta(output: Path, key: Path | None, algorithm: str | None, rollb
                     rollback_index_location: int, included: tuple[Path, ...], chains, props, padding_size: int,
                     as_json: bool) -> None:
     """Write a signed vbmeta image (vbmeta.img, vbmeta_system.img)."""
-    from romforge.avb import make_vbmeta, test_key
+    from romforge.avb import bundled_test_key, make_vbmeta
 
-    signing = _avb_key(key) or test_key()
+    signing = _avb_key(key) or bundled_test_key()
     result = make_vbmeta(output, key=signing, algorithm=algorithm, rollback_index=rollback_index,
                          rollback_index_location=rollback_index_location, include_descriptors_from_image=included,
                          chain_partitions=chains, properties=props, padding_size=padding_size)

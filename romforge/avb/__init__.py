@@ -16,14 +16,14 @@ inputs), RSA PKCS#1 v1.5 signatures are deterministic and the release string is 
 from romforge.avb.footer import (FooterResult, add_hash_footer, add_hashtree_footer, max_hash_image_size,
                                  max_hashtree_image_size)
 from romforge.avb.image import AvbImage, format_info, image_info, read_avb_image, signature_problem
-from romforge.avb.keys import (ALGORITHMS, AvbKey, encode_public_key, extract_public_key, load_avb_key,
-                               load_public_key_blob, test_key)
+from romforge.avb.keys import (ALGORITHMS, AvbKey, bundled_test_key, encode_public_key, extract_public_key,
+                               load_avb_key, load_public_key_blob)
 from romforge.avb.vbmeta import ChainPartition, VBMetaResult, make_vbmeta
 from romforge.avb.verify import VerifyReport, verify_vbmeta
 
 __all__ = [
     "ALGORITHMS", "AvbImage", "AvbKey", "ChainPartition", "FooterResult", "VBMetaResult", "VerifyReport",
-    "add_hash_footer", "add_hashtree_footer", "encode_public_key", "extract_public_key", "format_info",
-    "image_info", "load_avb_key", "load_public_key_blob", "make_vbmeta", "max_hash_image_size",
-    "max_hashtree_image_size", "read_avb_image", "signature_problem", "test_key", "verify_vbmeta",
+    "add_hash_footer", "add_hashtree_footer", "bundled_test_key", "encode_public_key", "extract_public_key",
+    "format_info", "image_info", "load_avb_key", "load_public_key_blob", "make_vbmeta", "max_hash_image_size",
+    "max_hashtree_image_size", "read_avb_image", "signature_problem", "verify_vbmeta",
 ]

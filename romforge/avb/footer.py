@@ -137,6 +137,14 @@ def _write(image: Path, output: Path | None, data_size: int, file_size: int,
     offset, final size). In place, a failure cuts the image back to its data."""
     if output is not None and Path(output).resolve() == image.resolve():
         output = None
+    try:
+        return _write_to(image, output, data_size, file_size, body)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=exc.filename or output or image) from None
+
+
+def _write_to(image: Path, output: Path | None, data_size: int, file_size: int,
+              body: Callable[[Path, int], tuple[bytes, int, int]]) -> Path:
     if output is None:
         fd = os.open(image, os.O_RDWR)
         try:

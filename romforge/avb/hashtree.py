@@ -118,9 +118,10 @@ def _write_level0(image: Path, layout: TreeLayout, salt: bytes, out_fd: int, lev
         for out_pos, task in tasks:
             os.pwrite(out_fd, _digest_chunk(*task), level_start + out_pos)
         return
-    # forkserver: workers are forked from a clean single-threaded server, never from a build
-    # thread that may hold a lock; at most 2 tasks per worker are in flight (bounded memory)
-    context = multiprocessing.get_context("forkserver")
+    # fork, as romforge's payload writer does: a worker only opens, reads and hashes (spawn and
+    # forkserver re-import the caller's __main__ in every worker, which costs more than the work).
+    # At most 2 tasks per worker are in flight, so memory stays bounded.
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending: deque = deque()
         for out_pos, task in tasks:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from romforge.avb.descriptors import (ChainPartitionDescriptor, Descriptor, HashDescriptor, HashtreeDescriptor,
@@ -96,9 +96,10 @@ def _check_header(h: VBMetaHeader, available: int, path: Path) -> None:
         raise bad(f"hash/signature sizes {h.hash_size}/{h.signature_size} do not fit {algorithm.name}")
 
 
-def read_avb_image(path: Path) -> AvbImage:
+def read_avb_image(path: Path, *, descriptors: bool = True) -> AvbImage:
     """Parse the AVB metadata of `path`: the footer's vbmeta if the file ends in an AVB footer,
-    else a vbmeta image at offset 0."""
+    else a vbmeta image at offset 0. Without `descriptors` they are left unparsed (as libavb
+    does until the signature has been checked); `with_descriptors` parses them later."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -138,13 +139,17 @@ def read_avb_image(path: Path) -> AvbImage:
             "neither a vbmeta image nor an image with an AVB footer"
         raise InputError(what, file=path) from None
     _check_header(header, len(blob), path)
-    blob = blob[:header.blob_size]
-    start = VBMETA_HEADER_SIZE + header.authentication_data_block_size + header.descriptors_offset
+    image = AvbImage(path, size, footer, offset, header, blob[:header.blob_size], ())
+    return with_descriptors(image) if descriptors else image
+
+
+def with_descriptors(image: AvbImage) -> AvbImage:
+    start = VBMETA_HEADER_SIZE + image.header.authentication_data_block_size + image.header.descriptors_offset
     try:
-        descriptors = parse_descriptors(blob[start:start + header.descriptors_size])
+        found = parse_descriptors(image.blob[start:start + image.header.descriptors_size])
     except StructError as exc:
-        raise InputError(f"invalid descriptor: {exc}", file=path) from None
-    return AvbImage(path, size, footer, offset, header, blob, tuple(descriptors))
+        raise InputError(f"invalid descriptor: {exc}", file=image.path) from None
+    return replace(image, descriptors=tuple(found))
 
 
 def signature_problem(image: AvbImage) -> str | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from romforge.avb.descriptors import (DIGEST_SIZES, ChainPartitionDescriptor, HashDescriptor,
                                       HashtreeDescriptor)
 from romforge.avb.hashtree import compare_tree, tree_layout, write_hash_tree
-from romforge.avb.image import AvbImage, read_avb_image, signature_problem
+from romforge.avb.image import AvbImage, read_avb_image, signature_problem, with_descriptors
 from romforge.errors import CheckFailed, Finding, InputError, shown_path
 
 
@@ -65,11 +65,19 @@ class _Walk:
         raise _Mismatch(descriptor_in, "avb-image-missing",
                         f"{partition}: no {partition}.img in {where} (named by a descriptor in {descriptor_in.name})")
 
-    def read(self, path: Path) -> AvbImage:
+    def read(self, path: Path, what: str) -> AvbImage:
+        """The vbmeta of `path`, its signature checked before any descriptor is parsed (libavb's order)."""
         try:
-            return read_avb_image(path)
+            image = read_avb_image(path, descriptors=False)
         except InputError as exc:
-            raise _Mismatch(path, "avb-invalid-metadata", exc.message) from None
+            raise _Mismatch(path, "avb-invalid-metadata", f"{what}: {exc.message}") from None
+        problem = signature_problem(image)
+        if problem:
+            raise _Mismatch(path, "avb-signature", f"{what}: vbmeta of {path.name}: {problem}")
+        try:
+            return with_descriptors(image)
+        except InputError as exc:
+            raise _Mismatch(path, "avb-invalid-metadata", f"{what}: {exc.message}") from None
 
     def vbmeta(self, image: AvbImage, *, main: bool) -> None:
         for d in image.descriptors:
@@ -145,10 +153,7 @@ class _Walk:
         if d.rollback_index_location == 0:
             raise _Mismatch(parent.path, "avb-chain-location",
                             f"{d.partition_name}: chain partition descriptor with rollback index location 0")
-        chained = self.read(path)
-        problem = signature_problem(chained)
-        if problem:
-            raise _Mismatch(path, "avb-signature", f"{d.partition_name}: vbmeta of {path.name}: {problem}")
+        chained = self.read(path, d.partition_name)
         if chained.public_key != d.public_key:
             raise _Mismatch(path, "avb-chain-key", f"{d.partition_name}: {path.name} is signed by key sha1 "
                             f"{_sha1(chained.public_key)}, the chain descriptor in {parent.path.name} expects "
@@ -174,11 +179,8 @@ def verify_vbmeta(vbmeta: Path, *, public_key: bytes, images_dir: Path | None = 
     try:
         walk = _Walk(vbmeta, Path(images_dir) if images_dir is not None else None, jobs,
                      VerifyReport(vbmeta, "NONE", 0))
-        top = walk.read(vbmeta)
+        top = walk.read(vbmeta, vbmeta.stem)
         walk.report.algorithm, walk.report.rollback_index = top.algorithm.name, top.header.rollback_index
-        problem = signature_problem(top)
-        if problem:
-            raise _Mismatch(vbmeta, "avb-signature", f"vbmeta of {vbmeta.name}: {problem}")
         if top.public_key != public_key:
             raise _Mismatch(vbmeta, "avb-key", f"{vbmeta.name} is signed by key sha1 {_sha1(top.public_key)}, not "
                             f"by the given key (sha1 {_sha1(public_key)})")
