@@ -166,3 +166,12 @@ def test_partition_size_not_a_multiple_of_the_block_is_refused(erofs: Path, tmp_
     image = _copy(erofs, tmp_path / "system.img")
     with pytest.raises(InputError, match="not a multiple"):
         add_hashtree_footer(image, partition_name="system", salt=SALT, partition_size=(64 << 20) + 1)
+
+
+def test_a_vbmeta_over_libavbs_limit_is_refused_before_writing(tmp_path: Path) -> None:
+    image = random_image(tmp_path / "boot.img", 10_000, seed=8)
+    before = image.read_bytes()
+    with pytest.raises(ConfigError, match="over libavb's 65536-byte limit"):
+        add_hash_footer(image, partition_name="boot", salt=SALT, partition_size=1 << 20,
+                        properties={"com.example.huge": "x" * 70_000})
+    assert image.read_bytes() == before

@@ -174,3 +174,29 @@ def test_cli_info_of_a_file_without_avb_is_one_clear_error(run, tmp_path: Path) 
     result = run("avb", "info", junk)
     assert result.exit_code == 1
     assert "junk.img" in result.output and "neither a vbmeta image nor an image with an AVB footer" in result.output
+
+
+def test_cli_builds_a_set_that_verifies(run, tmp_path: Path, chain_key: Path) -> None:
+    system = erofs_image(tmp_path / "in" / "system.img", seed=41)
+    boot = random_image(tmp_path / "in" / "boot.img", 200_000, seed=42)
+    before = system.read_bytes()
+    out = tmp_path / "out"
+    r = run("avb", "add-hashtree-footer", system, "--partition-name", "system", "--salt", SALT.hex(),
+            "--partition-size", str(16 << 20), "-o", out / "system.img", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["partition_size"] == 16 << 20
+    r = run("avb", "add-hash-footer", boot, "--partition-name", "boot", "--salt", SALT.hex(), "--partition-size",
+            str(1 << 20), "-o", out / "boot.img", "--prop", "com.android.build.boot.os_version:14")
+    assert r.exit_code == 0, r.output
+    assert run("avb", "extract-public-key", chain_key, "-o", tmp_path / "chain.avbpubkey").exit_code == 0
+    r = run("avb", "make-vbmeta", "-o", out / "vbmeta_system.img", "--key", chain_key,
+            "--include-descriptors-from-image", out / "system.img")
+    assert r.exit_code == 0, r.output
+    r = run("avb", "make-vbmeta", "-o", out / "vbmeta.img", "--rollback-index", "9",
+            "--include-descriptors-from-image", out / "boot.img",
+            "--chain-partition", f"vbmeta_system:1:{tmp_path / 'chain.avbpubkey'}")
+    assert r.exit_code == 0 and "TEST key" in r.output
+    ok = run("avb", "verify", out / "vbmeta.img", "--key", TEST_KEY)
+    assert ok.exit_code == 0, ok.output
+    assert "system: sha256 hash tree of system.img" in ok.output and "boot: sha256 digest" in ok.output
+    assert system.read_bytes() == before  # -o left the input alone

@@ -31,7 +31,7 @@ from romforge.avb.descriptors import (DIGEST_SIZES, HASH_FLAG_DO_NOT_USE_AB, HAS
                                       HASHTREE_FLAG_DO_NOT_USE_AB, Descriptor, HashDescriptor, HashtreeDescriptor,
                                       encode_descriptors)
 from romforge.avb.files import temporary_sibling
-from romforge.avb.hashtree import TreeLayout, tree_layout, write_hash_tree
+from romforge.avb.hashtree import tree_layout, write_hash_tree
 from romforge.avb.image import AvbImage, read_avb_image
 from romforge.avb.keys import AvbKey
 from romforge.avb.structs import FOOTER_MAGIC, FOOTER_SIZE, MAX_FOOTER_SIZE, MAX_VBMETA_SIZE, Footer, round_up
@@ -95,15 +95,6 @@ def _data_size(image: Path) -> tuple[int, int]:
     return size, size
 
 
-def _check_common(partition_name: str, salt: bytes, hash_algorithm: str) -> None:
-    if not partition_name or "\0" in partition_name:
-        raise ConfigError(f"partition name {partition_name!r} is empty or holds a NUL byte")
-    if not isinstance(salt, (bytes, bytearray)):
-        raise ConfigError("the salt must be bytes (derive it from the build's inputs)")
-    if hash_algorithm not in DIGEST_SIZES:
-        raise ConfigError(f"unknown hash algorithm {hash_algorithm!r}; use one of {', '.join(DIGEST_SIZES)}")
-
-
 def _partition_size(partition_size: PartitionSize, block: int, image: Path) -> int | None:
     if partition_size == "dynamic":
         return None
@@ -114,10 +105,53 @@ def _partition_size(partition_size: PartitionSize, block: int, image: Path) -> i
     return partition_size
 
 
-def _descriptors(own: Descriptor, chain_partitions: Sequence[ChainPartition], properties: Properties,
-                 kernel_cmdlines: Sequence[str], included: Sequence[AvbImage]) -> list[Descriptor]:
-    return assemble_descriptors([own], chain_partitions=chain_partitions, properties=properties,
-                                kernel_cmdlines=kernel_cmdlines, included=included)
+@dataclass(frozen=True)
+class _VBMetaPlan:
+    """Everything of a footer's vbmeta except its own descriptor, checked before anything is written."""
+
+    partition_name: str
+    signing: Signing
+    chain_partitions: Sequence[ChainPartition]
+    properties: Properties
+    kernel_cmdlines: Sequence[str]
+    included: Sequence[AvbImage]
+    rollback_index: int
+    flags: int
+    rollback_index_location: int
+
+    @classmethod
+    def make(cls, partition_name: str, salt: bytes, hash_algorithm: str, key: AvbKey | None, algorithm: str | None,
+             chain_partitions: Sequence[ChainPartition], properties: Properties, kernel_cmdlines: Sequence[str],
+             include_descriptors_from_image: Sequence[Path], rollback_index: int, flags: int,
+             rollback_index_location: int) -> "_VBMetaPlan":
+        if not partition_name or "\0" in partition_name:
+            raise ConfigError(f"partition name {partition_name!r} is empty or holds a NUL byte")
+        if not isinstance(salt, (bytes, bytearray)):
+            raise ConfigError("the salt must be bytes (derive it from the build's inputs)")
+        if hash_algorithm not in DIGEST_SIZES:
+            raise ConfigError(f"unknown hash algorithm {hash_algorithm!r}; use one of {', '.join(DIGEST_SIZES)}")
+        signing = Signing.of(key, algorithm)
+        check_chain_partitions(chain_partitions, rollback_index_location)
+        included = [read_avb_image(Path(p)) for p in include_descriptors_from_image]
+        return cls(partition_name, signing, chain_partitions, properties, kernel_cmdlines, included,
+                   rollback_index, flags, rollback_index_location)
+
+    def descriptors(self, own: Descriptor) -> list[Descriptor]:
+        return assemble_descriptors([own], chain_partitions=self.chain_partitions, properties=self.properties,
+                                    kernel_cmdlines=self.kernel_cmdlines, included=self.included)
+
+    def size(self, placeholder: Descriptor) -> int:
+        """The blob's size, from a descriptor of the final size; over libavb's limit is refused."""
+        size = blob_size(len(encode_descriptors(self.descriptors(placeholder))), self.signing)
+        if size > MAX_VBMETA_SIZE:
+            raise ConfigError(f"the vbmeta of {self.partition_name} would be {size} bytes, over libavb's "
+                              f"{MAX_VBMETA_SIZE}-byte limit (too many or too large properties?)")
+        return size
+
+    def blob(self, own: Descriptor) -> bytes:
+        minimum = max((i.header.required_libavb_version_minor for i in self.included), default=0)
+        return vbmeta_blob(self.descriptors(own), self.signing, rollback_index=self.rollback_index, flags=self.flags,
+                           rollback_index_location=self.rollback_index_location, minimum_minor=minimum)
 
 
 def _copy_prefix(source: Path, fd: int, length: int) -> None:
@@ -192,13 +226,12 @@ def add_hashtree_footer(image: Path, *, partition_name: str, salt: bytes, partit
     processes that may hash the image. Unsigned (algorithm NONE) unless `key` is given, as AOSP
     leaves images whose descriptors go into vbmeta or vbmeta_system."""
     image = Path(image)
-    _check_common(partition_name, salt, hash_algorithm)
-    signing = Signing.of(key, algorithm)
-    check_chain_partitions(chain_partitions, rollback_index_location)
-    included = [read_avb_image(Path(p)) for p in include_descriptors_from_image]
+    plan = _VBMetaPlan.make(partition_name, salt, hash_algorithm, key, algorithm, chain_partitions, properties,
+                            kernel_cmdlines, include_descriptors_from_image, rollback_index, flags,
+                            rollback_index_location)
     fixed = _partition_size(partition_size, block_size, image)
     try:
-        layout = tree_layout(0, block_size=block_size, hash_algorithm=hash_algorithm)
+        tree_layout(0, block_size=block_size, hash_algorithm=hash_algorithm)  # checks the block size
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     data_size, file_size = _data_size(image)
@@ -219,12 +252,7 @@ def add_hashtree_footer(image: Path, *, partition_name: str, salt: bytes, partit
                                   data_block_size=block_size, hash_block_size=block_size,
                                   hash_algorithm=hash_algorithm, salt=bytes(salt), root_digest=root, flags=tree_flags)
 
-    placeholder = _descriptors(descriptor(b"\0" * layout.digest_size), chain_partitions, properties,
-                               kernel_cmdlines, included)
-    vbmeta_size = blob_size(len(encode_descriptors(placeholder)), signing)
-    if vbmeta_size > MAX_VBMETA_SIZE:
-        raise ConfigError(f"the vbmeta of {partition_name} would be {vbmeta_size} bytes, over libavb's "
-                          f"{MAX_VBMETA_SIZE}-byte limit (too many or too large properties?)")
+    vbmeta_size = plan.size(descriptor(b"\0" * layout.digest_size))
     vbmeta_offset = padded + layout.tree_size
     vbmeta_end = vbmeta_offset + round_up(vbmeta_size, block_size)
     final = fixed if fixed is not None else vbmeta_end + block_size
@@ -234,20 +262,13 @@ def add_hashtree_footer(image: Path, *, partition_name: str, salt: bytes, partit
         os.ftruncate(fd, vbmeta_offset)  # zero padding of the data; the tree lands after it
         root = write_hash_tree(target, layout, bytes(salt), fd, padded, jobs=jobs)
         made["descriptor"] = descriptor(root)
-        descriptors = _descriptors(made["descriptor"], chain_partitions, properties, kernel_cmdlines, included)
-        blob = vbmeta_blob(descriptors, signing, rollback_index=rollback_index, flags=flags,
-                           rollback_index_location=rollback_index_location,
-                           minimum_minor=_included_minor(included))
+        blob = plan.blob(made["descriptor"])
         assert len(blob) == vbmeta_size
         os.pwrite(fd, blob, vbmeta_offset)
         return Footer(data_size, vbmeta_offset, len(blob)).encode(), final - FOOTER_SIZE, final
 
     path = _write(image, output, data_size, file_size, body)
     return FooterResult(path, partition_name, final, data_size, vbmeta_offset, vbmeta_size, made["descriptor"])
-
-
-def _included_minor(included: Sequence[AvbImage]) -> int:
-    return max((i.header.required_libavb_version_minor for i in included), default=0)
 
 
 def _salted_digest(path: Path, fd: int, length: int, hash_algorithm: str, salt: bytes) -> bytes:
@@ -273,10 +294,9 @@ def add_hash_footer(image: Path, *, partition_name: str, salt: bytes, partition_
     `partition_size` "dynamic" is avbtool's --dynamic_partition_size: the image plus the
     68 KiB reserve, rounded up to a block. An image larger than its partition allows is refused."""
     image = Path(image)
-    _check_common(partition_name, salt, hash_algorithm)
-    signing = Signing.of(key, algorithm)
-    check_chain_partitions(chain_partitions, rollback_index_location)
-    included = [read_avb_image(Path(p)) for p in include_descriptors_from_image]
+    plan = _VBMetaPlan.make(partition_name, salt, hash_algorithm, key, algorithm, chain_partitions, properties,
+                            kernel_cmdlines, include_descriptors_from_image, rollback_index, flags,
+                            rollback_index_location)
     fixed = _partition_size(partition_size, BLOCK_SIZE, image)
     data_size, file_size = _data_size(image)
     if fixed is None:
@@ -290,21 +310,17 @@ def add_hash_footer(image: Path, *, partition_name: str, salt: bytes, partition_
             raise _too_large(image, "the image", data_size, max_hash_image_size(final), final,
                              "68 KiB are kept for the vbmeta and footer, as avbtool keeps them")
     vbmeta_offset = round_up(data_size, BLOCK_SIZE)
-    digest_size = DIGEST_SIZES[hash_algorithm]
-    placeholder = _descriptors(HashDescriptor(partition_name, data_size, hash_algorithm, bytes(salt),
-                                              b"\0" * digest_size), chain_partitions, properties,
-                               kernel_cmdlines, included)
-    vbmeta_size = blob_size(len(encode_descriptors(placeholder)), signing)
+    hash_flags = HASH_FLAG_DO_NOT_USE_AB if do_not_use_ab else 0
+
+    def descriptor(digest: bytes) -> HashDescriptor:
+        return HashDescriptor(partition_name, data_size, hash_algorithm, bytes(salt), digest, hash_flags)
+
+    vbmeta_size = plan.size(descriptor(b"\0" * DIGEST_SIZES[hash_algorithm]))
     made: dict = {}
 
     def body(target: Path, fd: int) -> tuple[bytes, int, int]:
-        digest = _salted_digest(target, fd, data_size, hash_algorithm, bytes(salt))
-        made["descriptor"] = HashDescriptor(partition_name, data_size, hash_algorithm, bytes(salt), digest,
-                                            HASH_FLAG_DO_NOT_USE_AB if do_not_use_ab else 0)
-        descriptors = _descriptors(made["descriptor"], chain_partitions, properties, kernel_cmdlines, included)
-        blob = vbmeta_blob(descriptors, signing, rollback_index=rollback_index, flags=flags,
-                           rollback_index_location=rollback_index_location,
-                           minimum_minor=_included_minor(included))
+        made["descriptor"] = descriptor(_salted_digest(target, fd, data_size, hash_algorithm, bytes(salt)))
+        blob = plan.blob(made["descriptor"])
         assert len(blob) == vbmeta_size
         os.ftruncate(fd, vbmeta_offset)
         os.pwrite(fd, blob, vbmeta_offset)

@@ -114,7 +114,8 @@ def _write_level0(image: Path, layout: TreeLayout, salt: bytes, out_fd: int, lev
                   min_parallel_bytes: int) -> None:
     chunk = CHUNK_BYTES - CHUNK_BYTES % layout.block_size or layout.block_size
     tasks = _level0_tasks(str(image), layout, salt, chunk)
-    if jobs <= 1 or layout.image_size < min_parallel_bytes or len(tasks) < 2:
+    serial = jobs <= 1 or layout.image_size < min_parallel_bytes or len(tasks) < 2
+    if serial or multiprocessing.current_process().daemon:  # a daemonic worker (dask) may not fork
         for out_pos, task in tasks:
             os.pwrite(out_fd, _digest_chunk(*task), level_start + out_pos)
         return
