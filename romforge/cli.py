@@ -934,8 +934,16 @@ def avb_info(image: Path, as_json: bool) -> None:
 def avb_verify(vbmeta: Path, public: Path, images: Path | None, jobs: int | None, as_json: bool) -> None:
     """Follow VBMETA's descriptors and chains, hash every image; exit 3 at the first mismatch."""
     from romforge.avb import load_public_key_blob, verify_vbmeta
+    from romforge.errors import CheckFailed
 
-    report = verify_vbmeta(vbmeta, public_key=load_public_key_blob(public), images_dir=images, jobs=_avb_jobs(jobs))
+    try:
+        report = verify_vbmeta(vbmeta, public_key=load_public_key_blob(public), images_dir=images,
+                               jobs=_avb_jobs(jobs))
+    except CheckFailed as exc:
+        if not as_json:
+            raise
+        _echo_json({"vbmeta": _shown(vbmeta), "ok": False, "findings": [f.__dict__ for f in exc.findings]})
+        sys.exit(exc.exit_code)
     if as_json:
         _echo_json({**report.to_dict(), "vbmeta": _shown(vbmeta), "ok": True})
         return

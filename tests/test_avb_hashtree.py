@@ -4,6 +4,7 @@ against cryptsetup's veritysetup, the reference userspace for the kernel's dm-ve
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -57,7 +58,9 @@ def test_footer_tree_of_an_erofs_image_matches_the_independent_tree_and_verityse
     # cryptsetup computes the same tree and root digest from the same blocks
     (tmp_path / "data.bin").write_bytes(data)
     hashes = tmp_path / "hashes.bin"
-    out = subprocess.run(["veritysetup", "format", "--no-superblock", "--format=1", "--hash=sha256",
+    veritysetup = shutil.which("veritysetup", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    assert veritysetup, "veritysetup is missing: `make setup` installs cryptsetup-bin"
+    out = subprocess.run([veritysetup, "format", "--no-superblock", "--format=1", "--hash=sha256",
                           "--data-block-size=4096", "--hash-block-size=4096", f"--salt={SALT.hex()}",
                           str(tmp_path / "data.bin"), str(hashes)], capture_output=True, text=True, check=True)
     root_line = next(line for line in out.stdout.splitlines() if line.startswith("Root hash:"))

@@ -160,6 +160,9 @@ def test_cli_verify_and_info(run, good_set: Path, copy: Path) -> None:
     bad = run("avb", "verify", copy / "vbmeta.img", "--key", TEST_KEY)
     assert bad.exit_code == 3 and "boot.img" in bad.output and "avb-hash-mismatch" in bad.output
     assert "Traceback" not in bad.output
+    bad_json = run("avb", "verify", copy / "vbmeta.img", "--key", TEST_KEY, "--json")
+    assert bad_json.exit_code == 3
+    assert json.loads(bad_json.output)["findings"][0]["rule"] == "avb-hash-mismatch"
     info = run("avb", "info", good_set / "system.img")
     assert info.exit_code == 0
     assert "Footer version:           1.0" in info.output and "Hashtree descriptor:" in info.output
