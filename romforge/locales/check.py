@@ -45,8 +45,13 @@ class FormatArgs:
         return bool(self.args) or self.escaped_percent
 
 
+_NO_ARGS = FormatArgs({}, (), False)
+
+
 def format_args(text: str) -> FormatArgs:
     """Java Formatter specifiers in `text`: %s, %1$d, %%, %n; a '%' that starts none is invalid."""
+    if "%" not in text:
+        return _NO_ARGS  # most strings: shared, never changed
     args: dict[int, tuple[str, str]] = {}
     invalid: list[str] = []
     escaped = False

@@ -17,6 +17,7 @@ entities, no network, size cap), so it never re-opens what the strict parser ref
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -93,6 +94,49 @@ def _whole(data: bytes, text: str, file: str, translation: bool) -> ValuesFile:
     return values
 
 
+def _blanked(text: str, blank: str, regions: list[tuple[int, int]]) -> str:
+    parts, at = [], 0
+    for start, end in sorted(regions):
+        parts += [text[at:start], blank[start:end]]
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _damaged_regions(text: str, masked: str, blank: str, layout: _Layout, positions: _Positions,
+                     file: str) -> tuple[list[tuple[int, int]], etree._ElementTree, str] | None:
+    """The regions that are not well-formed, the tree of the rest, and the rest's masked text.
+
+    The strict parser's error position points at (or just after) the damage: the region
+    there, or the nearest one before it, is the one that fails on its own. It is blanked
+    and the rest parsed again, until the rest is well-formed. None when the damage is not
+    inside a region (or more regions fail than are worth reading one by one).
+    """
+    starts = [start for start, _ in layout.regions]
+    damaged: list[tuple[int, int]] = []
+    for _ in range(MAX_DAMAGED_REGIONS * 4):
+        rest = _blanked(text, blank, damaged)
+        try:
+            return damaged, parse_xml(rest.encode("utf-8"), source=file), _blanked(masked, blank, damaged)
+        except XmlSyntaxError as exc:
+            line = min(exc.line or 1, len(positions.starts))
+            offset = min(positions.starts[line - 1] + (exc.column or 1) - 1, len(text) - 1)
+        index = bisect.bisect_right(starts, offset) - 1
+        while index >= 0 and (layout.regions[index] in damaged or
+                              _well_formed(layout.root_open, masked[slice(*layout.regions[index])])):
+            index -= 1
+        if index < 0:  # not in a region: look at every region once
+            bad = [r for r in layout.regions if r not in damaged
+                   and not _well_formed(layout.root_open, masked[r[0]:r[1]])]
+            if not bad:
+                return None
+            damaged += bad
+        else:
+            damaged.append(layout.regions[index])
+        damaged.sort()
+    return None
+
+
 def read_damaged(data: bytes, *, file: str, translation: bool = True) -> ValuesFile:
     """A values file that failed the strict parse: its syntax errors as findings, plus all that can be read."""
     text = decoded(data)
@@ -100,19 +144,12 @@ def read_damaged(data: bytes, *, file: str, translation: bool = True) -> ValuesF
     layout = _layout(masked)
     if layout is None:
         return _whole(data, text, file, translation)
-    damaged = [r for r in layout.regions if not _well_formed(layout.root_open, masked[r[0]:r[1]])]
-    if not damaged:
-        return _whole(data, text, file, translation)
     blank = _blank(text)
-    good_text, good_masked = text, masked
-    for start, end in reversed(damaged):
-        good_text = good_text[:start] + blank[start:end] + good_text[end:]
-        good_masked = good_masked[:start] + blank[start:end] + good_masked[end:]
-    try:
-        good_tree = parse_xml(good_text.encode("utf-8"), source=file)
-    except XmlSyntaxError:
-        return _whole(data, text, file, translation)
     positions = _Positions(text)
+    found = _damaged_regions(text, masked, blank, layout, positions, file)
+    if found is None:
+        return _whole(data, text, file, translation)
+    damaged, good_tree, good_masked = found
     values = read_tree(_Reader(text, good_tree, file, masked=good_masked, positions=positions), translation=translation)
     resources, findings = values.resources, values.findings
     head, tail = text[:layout.body_start], text[layout.body_end:]

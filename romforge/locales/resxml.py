@@ -12,6 +12,7 @@ import bisect
 import html.entities
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -46,9 +47,8 @@ class ResFinding(Finding):
         return f"{text} (damaged region: read by recovery)" if self.damaged else text
 
 
-@dataclass(frozen=True)
-class Value:
-    """One <string> or one <item>: the shown text and what a check compares."""
+class Value(NamedTuple):
+    """One <string> or one <item>: the shown text and what a check compares (a tuple: there are many)."""
 
     text: str  # as the phone shows it (escapes resolved, quotes removed, whitespace collapsed)
     line: int
@@ -317,10 +317,13 @@ class _Reader:
         self.findings.append(ResFinding(self.file, line, rule, severity, message, column, name, self.damaged))
 
     def value(self, element: etree._Element, name: str) -> Value:
-        line, column = self.where(element)
-        markup, xliff = _markup(element)
         start = self.offsets.get(element)
-        plain = "".join(element.itertext())
+        line, column = self.pos.at(start) if start is not None else (element.sourceline or 1, 1)
+        if len(element):
+            markup, xliff = _markup(element)
+            plain = "".join(element.itertext())
+        else:  # the common case, a plain string: no markup to collect
+            markup, xliff, plain = (), (), element.text or ""
         if start is None or not _needs_lexing(plain):
             # nothing aapt2 would treat specially (or no positions): whitespace collapse is all there is
             return Value(" ".join(plain.split()), line, column, markup, xliff)
