@@ -618,7 +618,7 @@ def overlay_import(src: Path, out: Path, target: str | None, partition: str, as_
 
 @cli.group()
 def locale() -> None:
-    """Locale packs: the translator's check."""
+    """Locale packs: the translator's check, coverage, PO/XLIFF exchange."""
 
 
 @locale.command("check")
@@ -645,6 +645,27 @@ def locale_check(target: Path, source: Path | None, fmt: str, workspace: Path | 
         raise CheckFailed(summary(findings))
     if fmt == "text":
         click.echo(f"ok: {summary(findings)}" if findings else "ok: no findings", err=True)
+
+
+@locale.command("status")
+@click.argument("pack", type=click.Path(path_type=Path, exists=True), required=False)
+@click.option("--all", "all_packs", is_flag=True, help="Every pack of the workspace (locales/*/pack.toml).")
+@click.option("--source", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="A folder of <package>/values/*.xml (default: as for `locale check`).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="markdown is a table for a pull-request comment.")
+@workspace_option
+def locale_status(pack: Path | None, all_packs: bool, source: Path | None, fmt: str, workspace: Path | None) -> None:
+    """Per locale and app: translated / missing / obsolete strings, check errors and a percentage."""
+    from romforge.locales.status import format_status, status, workspace_packs
+    from romforge.workspace import load_workspace
+
+    if (pack is None) == (not all_packs):
+        raise click.UsageError("give a PACK or --all")
+    ws = load_workspace(workspace, required=all_packs)
+    packs = workspace_packs(ws.root / "locales") if all_packs else [pack]
+    rows = status(packs, source=source, workspace_root=ws.root if ws.config_file else None, base_rom=ws.base_rom)
+    click.echo(format_status(rows, fmt))
 
 
 # ---- t9 -----------------------------------------------------------------------------

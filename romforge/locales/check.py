@@ -273,8 +273,8 @@ def _load_bytes(path: Path, shown: str) -> bytes:
     return data
 
 
-def check_translation_files(files: list[tuple[Path, str]], source: ValuesFile, *,
-                            tag: LocaleTag | None) -> list[ResFinding]:
+def read_translations(files: list[tuple[Path, str]]) -> tuple[list[ValuesFile], list[ResFinding]]:
+    """Translated files as the check reads them (recovering), and the findings of those it cannot read at all."""
     translations: list[ValuesFile] = []
     findings: list[ResFinding] = []
     for path, shown in files:
@@ -283,6 +283,12 @@ def check_translation_files(files: list[tuple[Path, str]], source: ValuesFile, *
             translations.append(parsed)
         else:
             findings.extend(parsed.findings)
+    return translations, findings
+
+
+def check_translation_files(files: list[tuple[Path, str]], source: ValuesFile, *,
+                            tag: LocaleTag | None) -> list[ResFinding]:
+    translations, findings = read_translations(files)
     return sort_findings(findings + check_values(translations, source, tag=tag))
 
 
