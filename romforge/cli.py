@@ -621,6 +621,13 @@ def locale() -> None:
     """Locale packs: the translator's check, coverage, PO/XLIFF exchange."""
 
 
+exchange_format = click.option("--format", "fmt", type=click.Choice(["po", "xliff"]), required=True,
+                               help="gettext PO (Weblate, Pootle, Poedit) or XLIFF 1.2 (Crowdin, memoQ).")
+source_dir_option = click.option("--source", type=click.Path(path_type=Path, exists=True, file_okay=False),
+                                 default=None, help="A folder of <package>/values/*.xml (default: as for `locale "
+                                                    "check`).")
+
+
 @locale.command("check")
 @click.argument("target", type=click.Path(path_type=Path, exists=True))
 @click.option("--source", type=click.Path(path_type=Path, exists=True), default=None,
@@ -650,8 +657,7 @@ def locale_check(target: Path, source: Path | None, fmt: str, workspace: Path | 
 @locale.command("status")
 @click.argument("pack", type=click.Path(path_type=Path, exists=True), required=False)
 @click.option("--all", "all_packs", is_flag=True, help="Every pack of the workspace (locales/*/pack.toml).")
-@click.option("--source", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
-              help="A folder of <package>/values/*.xml (default: as for `locale check`).")
+@source_dir_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="markdown is a table for a pull-request comment.")
 @workspace_option
@@ -666,6 +672,44 @@ def locale_status(pack: Path | None, all_packs: bool, source: Path | None, fmt: 
     packs = workspace_packs(ws.root / "locales") if all_packs else [pack]
     rows = status(packs, source=source, workspace_root=ws.root if ws.config_file else None, base_rom=ws.base_rom)
     click.echo(format_status(rows, fmt))
+
+
+@locale.command("export")
+@click.argument("pack", type=click.Path(path_type=Path, exists=True))
+@exchange_format
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="A new folder for the files.")
+@source_dir_option
+@workspace_option
+def locale_export(pack: Path, fmt: str, out: Path, source: Path | None, workspace: Path | None) -> None:
+    """Write a pack as PO or XLIFF files (one per values file, untranslated strings included)."""
+    from romforge.locales.exchange import export_pack
+    from romforge.workspace import load_workspace
+
+    ws = load_workspace(workspace, required=False)
+    done = export_pack(pack, fmt, out, source=source, workspace_root=ws.root if ws.config_file else None,
+                       base_rom=ws.base_rom)
+    click.echo(f"{_shown(out)}: {len(done.files)} file(s) written")
+
+
+@locale.command("import")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True))
+@exchange_format
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="The pack folder to write (replaced only when the check finds no errors).")
+@source_dir_option
+@workspace_option
+def locale_import(folder: Path, fmt: str, out: Path, source: Path | None, workspace: Path | None) -> None:
+    """Make a pack from PO or XLIFF files (a folder or zip); `locale check` runs before anything is written."""
+    from romforge.locales.check import format_findings, summary
+    from romforge.locales.exchange import import_pack
+    from romforge.workspace import load_workspace
+
+    ws = load_workspace(workspace, required=False)
+    done = import_pack(folder, fmt, out, source=source, workspace_root=ws.root if ws.config_file else None,
+                       base_rom=ws.base_rom)
+    if done.findings:
+        click.echo(format_findings(done.findings, "text"))
+    click.echo(f"{_shown(out)}: {len(done.files)} file(s) written; {summary(done.findings)}", err=True)
 
 
 # ---- t9 -----------------------------------------------------------------------------

@@ -311,6 +311,16 @@ class _Reader:
             return element.sourceline or 1, 1
         return self.pos.at(start)
 
+    def content_span(self, element: etree._Element) -> tuple[int, int] | None:
+        """[start, end) of the element's content as written (between its tags); None without positions."""
+        start = self.offsets.get(element)
+        if start is None:
+            return None
+        open_end = _tag_end(self.masked, start)
+        if self.masked[open_end - 1] == "/":
+            return open_end + 1, open_end + 1
+        return open_end + 1, _content_end(self.masked, open_end + 1)
+
     def finding(self, element: etree._Element, rule: str, severity: str, message: str, name: str | None,
                 offset: int | None = None) -> None:
         line, column = self.pos.at(offset) if offset is not None else self.where(element)
@@ -336,6 +346,11 @@ class _Reader:
             self.finding(element, rule, severity, message, name, offset)
         ref = self.pos.at(lexed.reference_at) if lexed.reference_at is not None else None
         return Value(lexed.text, line, column, markup, xliff, ref)
+
+
+def raw_reader(data: bytes, *, file: str) -> _Reader:
+    """A strictly parsed values file with every element's raw position (for the PO/XLIFF exchange)."""
+    return _Reader(decoded(data), parse_xml(data, source=file), file)
 
 
 def read_values(data: bytes, *, file: str, translation: bool = True, recover: bool = False) -> ValuesFile:

@@ -107,14 +107,15 @@ def workspace_overlays(overlays_dir: Path) -> list[OverlaySpec]:
 
 @contextlib.contextmanager
 def pack_with_sources(target: Path, *, source: Path | None = None, workspace_root: Path | None = None,
-                      base_rom: Path | None = None) -> Iterator[tuple[LocalePack, dict[str, ValuesFile]]]:
+                      base_rom: Path | None = None,
+                      shown: str | None = None) -> Iterator[tuple[LocalePack, dict[str, ValuesFile]]]:
     """A pack (folder or zip) and the source strings of each of its targets, found the way
     `locale check` finds them: --source, else the workspace's source/, else the base ROM;
     inside a workspace, plus the strings its overlays add."""
     if source is not None and not source.is_dir():
         raise InputError("--source for a pack must be a folder holding <package>/values/*.xml",
                          file=shown_path(source))
-    with open_pack(target) as pack:
+    with open_pack(target, shown=shown) as pack:
         source_dir = source
         if source_dir is None and workspace_root is not None and (workspace_root / "source").is_dir():
             source_dir = workspace_root / "source"
