@@ -133,8 +133,8 @@ def categories_of(tag: LocaleTag, *, file: str) -> list[str]:
     return [q for q in QUANTITIES if q in found]
 
 
-def read_translation(path_data: bytes, shown: str, package: str, xml_name: str, source: dict[str, Resource],
-                     categories: list[str]) -> ExchangeFile:
+def read_translation(path_data: bytes, shown: str, package: str, xml_name: str,
+                     source: dict[tuple[str, str | None], Resource], categories: list[str]) -> ExchangeFile:
     """One translated values file, exactly as written, as units (it must be well-formed: run locale check)."""
     try:
         reader = raw_reader(path_data, file=shown)
@@ -172,8 +172,8 @@ def read_translation(path_data: bytes, shown: str, package: str, xml_name: str, 
             _read_items(reader, element, unit, categories, shown)
         if kind == PLURALS:  # CLDR order, as they are written back
             unit.target = {q: unit.target[q] for q in QUANTITIES if q in unit.target}
-        res = source.get(name)
-        unit.obsolete = res is None
+        res = source.get((name, unit.product)) or source.get((name, None))
+        unit.obsolete = not any(key[0] == name for key in source) if res is None else False
         unit.source = _source_texts(res, kind, list(unit.target) if kind != PLURALS else categories)
         units.append(unit)
         last_end = masked.find(">", span[1]) + 1 if span[1] > span[0] or masked[span[0] - 2] != "/" else span[1]
@@ -228,10 +228,12 @@ def pack_units(pack: LocalePack, sources: dict[str, ValuesFile]) -> list[Exchang
     categories = categories_of(pack.tag, file=pack.shown)
     out: list[ExchangeFile] = []
     for package in pack.targets:
-        source = {r.name: r for r in sources[package].resources} if package in sources else {}
+        source: dict[tuple[str, str | None], Resource] = {}
+        for res in sources[package].resources if package in sources else []:
+            source.setdefault(res.key, res)
         files = [read_translation(_load_bytes(f.path, f.shown), f.shown, package, f.path.name, source, categories)
                  for f in pack.files_for(package)]
-        done = {u.name for x in files for u in x.units}
+        done = {u.name for x in files for u in x.units}  # as the check counts missing: by name
         missing = [untranslated(r, categories) for r in source.values() if r.translatable and r.name not in done]
         if missing:
             home = next((x for x in files if x.xml_name == "strings.xml"), files[0] if files else None)
