@@ -188,7 +188,7 @@ def test_edited_po_comes_back_checked_with_po_lines(run, rich_pack: tuple[Path, 
     po.write_text(broken, encoding="utf-8")
     result = run("locale", "import", "out", "--format", "po", "-o", pack, "--source", source, cwd=tmp_path)
     assert result.exit_code == 3
-    line = broken[:broken.index('msgid "Phone clock"')].count("\n") + 1
+    line = broken[:broken.index('msgstr "Часы %1$d телефона"')].count("\n") + 1
     assert f"out/com.example.clock/strings.po:{line}: error:" in result.output
     assert {rel: (pack / rel).read_bytes() for rel in files_under(pack) if (pack / rel).is_file()} == snapshot
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -219,3 +219,138 @@ def test_real_lineageos_translations_round_trip(run, shared: Path, tmp_path: Pat
     out, back = _round_trip(run, pack, fmt, tmp_path, "--source", tmp_path / "source")
     rel = Path("res/org.lineageos.updater/values-zh-rTW/strings.xml")
     assert (back / rel).read_bytes() == (real / "Updater" / "values-zh-rTW" / "strings.xml").read_bytes()
+
+
+# ---- bad input: one message naming the file and line, exit 1, nothing written -----
+
+def _po_edit(old: str, new: str):
+    def edit(text: str) -> str:
+        assert old in text, old
+        return text.replace(old, new, 1)
+    return edit
+
+
+MSGSTR3 = 'msgstr[3] "<xliff:g id=\\"count\\">%d</xliff:g> будильника"\n'
+BAD_PO = {
+    "unknown-language": (_po_edit('"Language: ru_RU\\n"', '"Language: qq_ZZ\\n"'), '"Language:', "unknown language"),
+    "other-language": (_po_edit('"Language: ru_RU\\n"', '"Language: uk_UA\\n"'), '"Language:', "the pack for ru-RU"),
+    # a consistent file for 3 forms, but CLDR's Russian has 4 (one, few, many, other)
+    "plural-count": (lambda t: _po_edit("nplurals=4;", "nplurals=3;")(_po_edit(MSGSTR3, "")(t)), '"Plural-Forms:',
+                     "nplurals=3, but ru-RU has 4"),
+    # an entry with fewer forms than its own header: gettext's message, naming both lines
+    "msgstr-count": (_po_edit(MSGSTR3, ""), 'msgstr ""', "but some messages have only 3 plural forms"),
+    "entity": (_po_edit('msgstr "Часы"', 'msgstr "&xxe;Часы"'), 'msgstr "&xxe;', "xxe"),
+    "doctype": (_po_edit('msgstr "Часы"', 'msgstr "<!DOCTYPE x [<!ENTITY a \\"b\\">]>"'), 'msgstr "<!DOCTYPE',
+                "DOCTYPE"),
+    "injection": (_po_edit('msgstr "Часы"', 'msgstr "</x><string name=\\"evil\\">x</string><x>"'),
+                  'msgstr "</x>', "closes the element"),
+    "syntax": (_po_edit('msgstr "Часы"', 'msgstr "Часы'), '\nmsgctxt "alarm_at"', "msgfmt: end-of-line"),
+    "duplicate": (_po_edit('msgctxt "alarm_at"', 'msgctxt "app_name"'), 'msgid "Alarm at', "appears twice"),
+}
+
+
+def _line(text: str, needle: str) -> int:
+    return text[:text.index(needle)].count("\n") + 1
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PO))
+def test_bad_po_is_one_message_and_writes_nothing(case: str, run, rich_pack: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    pack, source = rich_pack
+    assert run("locale", "export", pack, "--format", "po", "-o", "out", "--source", source,
+               cwd=tmp_path).exit_code == 0
+    po = tmp_path / "out" / "com.example.clock" / "strings.po"
+    edit, anchor, words = BAD_PO[case]
+    text = edit(po.read_text(encoding="utf-8"))
+    po.write_text(text, encoding="utf-8")
+    before = {rel: (pack / rel).read_bytes() for rel in files_under(pack) if (pack / rel).is_file()}
+    result = run("locale", "import", "out", "--format", "po", "-o", pack, "--source", source, cwd=tmp_path)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"romforge: error: out/com.example.clock/strings.po:{_line(text, anchor)}:"), lines
+    assert words in result.stderr and "Traceback" not in result.output
+    assert {rel: (pack / rel).read_bytes() for rel in files_under(pack) if (pack / rel).is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    fresh = run("locale", "import", "out", "--format", "po", "-o", "new-pack", "--source", source, cwd=tmp_path)
+    assert fresh.exit_code == 1 and not (tmp_path / "new-pack").exists()
+
+
+BAD_XLIFF = {
+    "doctype": (_po_edit("<xliff ", '<!DOCTYPE xliff [<!ENTITY a "b">]>\n<xliff '), "<!DOCTYPE", "DOCTYPE"),
+    "unknown-language": (_po_edit('target-language="ru-RU"', 'target-language="qq-ZZ"'), "<file ",
+                         "unknown language"),
+    "plural-count": (_po_edit('<trans-unit id="alarms[many]"', '<trans-unit id="alarms[two]"'), '<group id="alarms"',
+                     "the locale has 4"),
+    "entity": (_po_edit('<target state="translated">Часы</target>', '<target state="translated">&amp;xxe;Часы'
+                                                                     '</target>'), '&amp;xxe;', "xxe"),
+    "inline-elements": (_po_edit('<target state="translated">Часы</target>', '<target state="translated">'
+                                 '<g id="1">Часы</g></target>'), '<g id="1">', "inline XLIFF"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_XLIFF))
+def test_bad_xliff_is_one_message_and_writes_nothing(case: str, run, rich_pack: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:
+    pack, source = rich_pack
+    assert run("locale", "export", pack, "--format", "xliff", "-o", "out", "--source", source,
+               cwd=tmp_path).exit_code == 0
+    xlf = tmp_path / "out" / "com.example.clock" / "strings.xlf"
+    edit, anchor, words = BAD_XLIFF[case]
+    text = edit(xlf.read_text(encoding="utf-8"))
+    xlf.write_text(text, encoding="utf-8")
+    result = run("locale", "import", "out", "--format", "xliff", "-o", "new-pack", "--source", source, cwd=tmp_path)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"romforge: error: out/com.example.clock/strings.xlf:{_line(text, anchor)}:")
+    assert words in result.stderr
+    assert not (tmp_path / "new-pack").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("member", ["../evil.po", "/abs/strings.po", "com.example.clock/../../x.po"])
+def test_hostile_zip_is_refused(member: str, run, rich_pack: tuple[Path, Path], tmp_path: Path) -> None:
+    import zipfile
+
+    pack, source = rich_pack
+    assert run("locale", "export", pack, "--format", "po", "-o", "out", "--source", source,
+               cwd=tmp_path).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "pack.zip", "w") as zf:
+        for path in sorted((tmp_path / "out").rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(tmp_path / "out").as_posix())
+        zf.writestr(member, b'msgid ""\nmsgstr ""\n')
+    result = run("locale", "import", "pack.zip", "--format", "po", "-o", "new-pack", "--source", source,
+                 cwd=tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("romforge: error: pack.zip: unsafe archive entry")
+    assert not (tmp_path / "new-pack").exists() and not (tmp_path / "escaped").exists()
+
+
+def test_import_from_a_zip_of_an_export(run, rich_pack: tuple[Path, Path], tmp_path: Path) -> None:
+    import zipfile
+
+    pack, source = rich_pack
+    assert run("locale", "export", pack, "--format", "xliff", "-o", "out", "--source", source,
+               cwd=tmp_path).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "pack.zip", "w") as zf:
+        for path in sorted((tmp_path / "out").rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(tmp_path).as_posix())
+    result = run("locale", "import", "pack.zip", "--format", "xliff", "-o", "new", "--source", source, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    rel = "res/com.example.clock/values-ru-rRU/strings.xml"
+    assert (tmp_path / "new" / rel).read_bytes() == (pack / rel).read_bytes()
+
+
+def test_export_refuses_a_damaged_file_and_a_full_folder(run, rich_pack: tuple[Path, Path], tmp_path: Path) -> None:
+    pack, source = rich_pack
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    result = run("locale", "export", pack, "--format", "po", "-o", "full", "--source", source, cwd=tmp_path)
+    assert result.exit_code == 1 and "not an empty folder" in result.stderr
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+    xml = pack / "res/com.example.clock/values-ru-rRU/strings.xml"
+    xml.write_text(RICH_RU.replace("Часы телефона</string>", "Часы телефона</strin>"), encoding="utf-8")
+    result = run("locale", "export", pack, "--format", "po", "-o", "out", "--source", source, cwd=tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("romforge: error: ru-RU/res/com.example.clock/values-ru-rRU/strings.xml:12:")
+    assert not (tmp_path / "out").exists()

@@ -142,10 +142,14 @@ def msgfmt_check(path: Path, shown: str) -> None:
                           env={**os.environ, "LC_ALL": "C", "LANGUAGE": "C"})
     if proc.returncode == 0:
         return
-    for text in proc.stderr.splitlines():
-        m = re.match(r"^(.*?):(\d+):(?:\d+:)? (.*)$", text)
-        if m and not m.group(3).startswith("warning:"):
-            raise InputError(f"msgfmt: {m.group(3)}", file=shown, line=int(m.group(2)))
+    found = [(int(m.group(1)), m.group(2)) for m in
+             (re.match(r"^.*?:(\d+):(?:\d+:)? (.*)$", text) for text in proc.stderr.splitlines()) if m]
+    for index, (line, message) in enumerate(found):
+        if message.startswith("warning:"):
+            continue
+        if message.endswith("...") and index + 1 < len(found) and found[index + 1][1].startswith("..."):
+            message = f"{message[:-3]} (line {line}) {found[index + 1][1][3:]} (line {found[index + 1][0]})"
+        raise InputError(f"msgfmt: {message}", file=shown, line=line)
     raise InputError(f"msgfmt refused the file: {proc.stderr.strip().splitlines()[-1:] or 'no output'}", file=shown)
 
 
@@ -154,11 +158,28 @@ def _header_line(data: bytes, field: str) -> int | None:
     return data.count(b"\n", 0, at) + 1 if at >= 0 else None
 
 
-def read_po_file(data: bytes, *, shown: str, tag: LocaleTag, package: str, xml_name: str) -> ExchangeFile:
-    """A PO file (msgfmt-checked) back into units; its language and plural forms must be the pack's."""
+def _msgstr_lines(lines: list[str], start: int | None) -> dict[int, int]:
+    """Line of each msgstr / msgstr[i] of the entry whose msgid is on line `start`."""
+    out: dict[int, int] = {}
+    for number in range(start or 1, len(lines) + 1):
+        text = lines[number - 1].removeprefix("#~").strip()
+        m = re.match(r"msgstr(?:\[(\d+)\])?\s", text)
+        if m:
+            out[int(m.group(1) or 0)] = number
+        elif out and not text.startswith('"'):
+            break
+    return out
+
+
+def read_po_file(data: bytes, *, shown: str, tag: LocaleTag, package: str, xml_name: str,
+                 path: Path | None = None) -> ExchangeFile:
+    """A PO file back into units: its language and plural forms must be the pack's, and gettext's
+    msgfmt (given the file's `path`) must accept it."""
     try:
         catalog = read_po(io.BytesIO(data), abort_invalid=True)
     except (PoFileError, UnicodeDecodeError, ValueError) as exc:
+        if path is not None:
+            msgfmt_check(path, shown)  # gettext's message and line, where it has one
         raise InputError(f"cannot read the PO file: {exc}", file=shown, line=getattr(exc, "lineno", None)) from None
     language = catalog.locale_identifier
     line = _header_line(data, "Language")
@@ -168,7 +189,7 @@ def read_po_file(data: bytes, *, shown: str, tag: LocaleTag, package: str, xml_n
         found = LocaleTag.parse(str(language).replace("_", "-"))
     except ValueError:
         raise InputError(f"unknown language {language!r} in the PO header", file=shown, line=line) from None
-    categories = categories_of(found, file=shown)
+    categories = categories_of(found, file=shown, line=line)
     if found != tag:
         raise InputError(f"the PO file is for {found}, the pack for {tag}", file=shown, line=line)
     forms_line = _header_line(data, "Plural-Forms")
@@ -177,11 +198,14 @@ def read_po_file(data: bytes, *, shown: str, tag: LocaleTag, package: str, xml_n
                          f"forms in CLDR ({', '.join(categories)})", file=shown, line=forms_line)
     xfile = ExchangeFile(package, xml_name, [], shown=shown, header_line=1)
     _read_layout(catalog.header_comment or "", xfile)
+    lines = data.decode("utf-8", "replace").splitlines()
     for message in catalog:
         if message.id:
-            _add(xfile, message, categories, forms_line, obsolete=False)
+            _add(xfile, message, categories, forms_line, _msgstr_lines(lines, message.lineno), obsolete=False)
     for message in catalog.obsolete.values():
-        _add(xfile, message, categories, forms_line, obsolete=True)
+        _add(xfile, message, categories, forms_line, _msgstr_lines(lines, message.lineno), obsolete=True)
+    if path is not None:
+        msgfmt_check(path, shown)
     return xfile
 
 
@@ -201,8 +225,8 @@ def _read_layout(comment: str, xfile: ExchangeFile) -> None:
                     xfile.epilogue = value
 
 
-def _add(xfile: ExchangeFile, message: Message, categories: list[str], forms_line: int | None, *,
-         obsolete: bool) -> None:
+def _add(xfile: ExchangeFile, message: Message, categories: list[str], forms_line: int | None,
+         msgstr_lines: dict[int, int], *, obsolete: bool) -> None:
     file, line = xfile.shown, message.lineno
     name, product, index = parse_context(message.context or "", file=file, line=line)
     strings = message.string if isinstance(message.string, tuple) else (message.string or "",)
@@ -232,12 +256,12 @@ def _add(xfile: ExchangeFile, message: Message, categories: list[str], forms_lin
                              f"({', '.join(categories)})", file=file, line=line)
         target = {q: s for q, s in zip(categories, strings) if s}
         xfile.units.append(Unit(name, PLURALS, target, comments=comments, attributes=attributes, obsolete=obsolete,
-                                line=line, lines={q: line for q in target}))
+                                line=line, lines={q: msgstr_lines.get(i, line) for i, q in enumerate(categories)}))
         return
     if index is None:
         target = {"": strings[0]} if strings[0] else {}
         xfile.units.append(Unit(name, STRING, target, comments=comments, attributes=attributes, obsolete=obsolete,
-                                line=line, lines={"": line}))
+                                line=line, lines={"": msgstr_lines.get(0, line)}))
         return
     last = xfile.units[-1] if xfile.units else None
     if last is None or last.kind != ARRAY or last.name != name or last.product != product or \
@@ -246,12 +270,12 @@ def _add(xfile: ExchangeFile, message: Message, categories: list[str], forms_lin
             raise InputError(f"item {index} of '{name}' comes before its item 0", file=file, line=line)
         last = Unit(name, ARRAY, {}, comments=comments, attributes=attributes, obsolete=obsolete, line=line)
         xfile.units.append(last)
-    elif index != len(last.lines):
+    elif index != len(last.lines):  # lines has one entry per item read
         raise InputError(f"item {index} of '{name}' is out of order (expected item {len(last.lines)})", file=file,
                          line=line)
     key = str(index)
     if strings[0]:
         last.target[key] = strings[0]
-    last.lines[key] = line
+    last.lines[key] = msgstr_lines.get(0, line)
     if item_comments:
         last.item_comments[key] = item_comments

@@ -106,8 +106,7 @@ def export_pack(pack_path: Path, fmt: str, out: Path, *, source: Path | None = N
 def _read_exchange(path: Path, shown: str, fmt: str, tag: LocaleTag, package: str, xml_name: str) -> ExchangeFile:
     data = read_limited(path, shown=shown, max_bytes=MAX_PACK_FILE_BYTES)
     if fmt == "po":
-        po.msgfmt_check(path, shown)
-        xfile = po.read_po_file(data, shown=shown, tag=tag, package=package, xml_name=xml_name)
+        xfile = po.read_po_file(data, shown=shown, tag=tag, package=package, xml_name=xml_name, path=path)
     else:
         xfile = xliff.read_xliff_file(data, shown=shown, tag=tag, package=package, xml_name=xml_name)
     validate(xfile)

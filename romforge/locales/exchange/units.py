@@ -125,11 +125,12 @@ def _qualified(element: etree._Element, key: str) -> str:
     return f"{prefix}:{local}" if prefix else local
 
 
-def categories_of(tag: LocaleTag, *, file: str) -> list[str]:
+def categories_of(tag: LocaleTag, *, file: str, line: int | None = None) -> list[str]:
     """The locale's CLDR plural categories in PO index order (zero one two few many other)."""
     found = plural_categories(tag)
     if found is None:
-        raise InputError(f"unknown language {str(tag)!r}: CLDR (Babel) has no plural rules for it", file=file)
+        raise InputError(f"unknown language {str(tag)!r}: CLDR (Babel) has no plural rules for it", file=file,
+                         line=line)
     return [q for q in QUANTITIES if q in found]
 
 

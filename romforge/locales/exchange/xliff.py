@@ -99,13 +99,14 @@ def _text(element: etree._Element | None, file: str) -> str | None:
     return element.text or ""
 
 
-def _target(tu: etree._Element, file: str) -> tuple[str | None, bool]:
+def _target(tu: etree._Element, file: str) -> tuple[str | None, bool, int]:
+    """(translation or None, obsolete, the line to name in messages)."""
     target = tu.find(_Q + "target")
     text = _text(target, file)
     state = target.get("state", "translated") if target is not None else None
     if state in ("new", "needs-translation"):  # XLIFF's "not translated yet"
         text = None
-    return (text or None), state == "x-obsolete"
+    return (text or None), state == "x-obsolete", (target if target is not None else tu).sourceline
 
 
 def _attributes(tu: etree._Element, file: str) -> list[tuple[str, str]]:
@@ -139,7 +140,7 @@ def read_xliff_file(data: bytes, *, shown: str, tag: LocaleTag, package: str, xm
     except ValueError:
         raise InputError(f"unknown language {language!r} in target-language", file=shown,
                          line=file.sourceline) from None
-    categories = categories_of(found, file=shown)
+    categories = categories_of(found, file=shown, line=file.sourceline)
     if found != tag:
         raise InputError(f"the XLIFF file is for {found}, the pack for {tag}", file=shown, line=file.sourceline)
     xfile = ExchangeFile(package, xml_name, [], shown=shown, header_line=file.sourceline)
@@ -169,13 +170,13 @@ def read_xliff_file(data: bytes, *, shown: str, tag: LocaleTag, package: str, xm
 def _string(xfile: ExchangeFile, tu: etree._Element) -> None:
     name, product, index = parse_context(tu.get("resname") or tu.get("id") or "", file=xfile.shown,
                                          line=tu.sourceline)
-    text, obsolete = _target(tu, xfile.shown)
+    text, obsolete, line = _target(tu, xfile.shown)
     attributes = _attributes(tu, xfile.shown)
     if product and ("product", product) not in attributes:
         attributes.append(("product", product))
     xfile.units.append(Unit(name, STRING, {"": text} if text else {}, comments=_notes(tu, "translator"),
                             attributes=attributes, obsolete=obsolete, line=tu.sourceline,
-                            lines={"": tu.sourceline}))
+                            lines={"": line}))
 
 
 def _group(xfile: ExchangeFile, group: etree._Element, kind: str, categories: list[str]) -> None:
@@ -193,7 +194,7 @@ def _group(xfile: ExchangeFile, group: etree._Element, kind: str, categories: li
         ident = tu.get("id") or ""
         key = ident[ident.rfind("[") + 1:-1] if ident.endswith("]") and "[" in ident else ""
         keys.append(key)
-        text, obsolete = _target(tu, file)
+        text, obsolete, line = _target(tu, file)
         unit.obsolete = unit.obsolete or obsolete
         if kind == ARRAY:
             if key != str(len(keys) - 1):
@@ -204,7 +205,7 @@ def _group(xfile: ExchangeFile, group: etree._Element, kind: str, categories: li
                 unit.item_comments[key] = comments
         if text:
             unit.target[key] = text
-        unit.lines[key] = tu.sourceline
+        unit.lines[key] = line
     if kind == PLURALS and keys != categories:
         raise InputError(f"plurals '{name}' has the forms {', '.join(keys) or 'none'}, but the locale has "
                          f"{len(categories)} ({', '.join(categories)})", file=file, line=group.sourceline)
