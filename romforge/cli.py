@@ -621,6 +621,14 @@ def locale() -> None:
     """Locale packs: the translator's check, coverage, PO/XLIFF exchange."""
 
 
+def _where_sources_are(workspace: Path | None, *, required: bool = False) -> tuple[Any, dict[str, Any]]:
+    """The workspace, and where `locale` commands look for source strings (its source/, its base ROM)."""
+    from romforge.workspace import load_workspace
+
+    ws = load_workspace(workspace, required=required)
+    return ws, {"workspace_root": ws.root if ws.config_file else None, "base_rom": ws.base_rom}
+
+
 exchange_format = click.option("--format", "fmt", type=click.Choice(["po", "xliff"]), required=True,
                                help="gettext PO (Weblate, Pootle, Poedit) or XLIFF 1.2 (Crowdin, memoQ).")
 source_dir_option = click.option("--source", type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -641,11 +649,9 @@ def locale_check(target: Path, source: Path | None, fmt: str, workspace: Path | 
     from romforge.errors import CheckFailed
     from romforge.locales.check import errors_in, format_findings, summary
     from romforge.locales.sources import check_path
-    from romforge.workspace import load_workspace
 
-    ws = load_workspace(workspace, required=False)
-    findings = check_path(target, source=source, workspace_root=ws.root if ws.config_file else None,
-                          base_rom=ws.base_rom)
+    _, where = _where_sources_are(workspace)
+    findings = check_path(target, source=source, **where)
     if findings or fmt == "json":
         click.echo(format_findings(findings, fmt))
     if errors_in(findings):
@@ -664,13 +670,11 @@ def locale_check(target: Path, source: Path | None, fmt: str, workspace: Path | 
 def locale_status(pack: Path | None, all_packs: bool, source: Path | None, fmt: str, workspace: Path | None) -> None:
     """Per locale and app: translated / missing / obsolete strings, check errors and a percentage."""
     from romforge.locales.status import format_status, status, workspace_packs
-    from romforge.workspace import load_workspace
 
     if (pack is None) == (not all_packs):
         raise click.UsageError("give a PACK or --all")
-    ws = load_workspace(workspace, required=all_packs)
-    packs = workspace_packs(ws.root / "locales") if all_packs else [pack]
-    rows = status(packs, source=source, workspace_root=ws.root if ws.config_file else None, base_rom=ws.base_rom)
+    ws, where = _where_sources_are(workspace, required=all_packs)
+    rows = status(workspace_packs(ws.root / "locales") if all_packs else [pack], source=source, **where)
     click.echo(format_status(rows, fmt))
 
 
@@ -683,11 +687,8 @@ def locale_status(pack: Path | None, all_packs: bool, source: Path | None, fmt: 
 def locale_export(pack: Path, fmt: str, out: Path, source: Path | None, workspace: Path | None) -> None:
     """Write a pack as PO or XLIFF files (one per values file, untranslated strings included)."""
     from romforge.locales.exchange import export_pack
-    from romforge.workspace import load_workspace
 
-    ws = load_workspace(workspace, required=False)
-    done = export_pack(pack, fmt, out, source=source, workspace_root=ws.root if ws.config_file else None,
-                       base_rom=ws.base_rom)
+    done = export_pack(pack, fmt, out, source=source, **_where_sources_are(workspace)[1])
     click.echo(f"{_shown(out)}: {len(done.files)} file(s) written")
 
 
@@ -702,11 +703,8 @@ def locale_import(folder: Path, fmt: str, out: Path, source: Path | None, worksp
     """Make a pack from PO or XLIFF files (a folder or zip); `locale check` runs before anything is written."""
     from romforge.locales.check import format_findings, summary
     from romforge.locales.exchange import import_pack
-    from romforge.workspace import load_workspace
 
-    ws = load_workspace(workspace, required=False)
-    done = import_pack(folder, fmt, out, source=source, workspace_root=ws.root if ws.config_file else None,
-                       base_rom=ws.base_rom)
+    done = import_pack(folder, fmt, out, source=source, **_where_sources_are(workspace)[1])
     if done.findings:
         click.echo(format_findings(done.findings, "text"))
     click.echo(f"{_shown(out)}: {len(done.files)} file(s) written; {summary(done.findings)}", err=True)

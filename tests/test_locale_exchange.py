@@ -253,16 +253,23 @@ def _line(text: str, needle: str) -> int:
     return text[:text.index(needle)].count("\n") + 1
 
 
+def _exported_and_edited(run, rich_pack: tuple[Path, Path], tmp_path: Path, fmt: str, edit) -> str:
+    """Export the rich pack to tmp_path/out, apply `edit` to its one exchange file; the edited text."""
+    pack, source = rich_pack
+    assert run("locale", "export", pack, "--format", fmt, "-o", "out", "--source", source,
+               cwd=tmp_path).exit_code == 0
+    path = tmp_path / "out" / "com.example.clock" / ("strings.po" if fmt == "po" else "strings.xlf")
+    text = edit(path.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
 @pytest.mark.parametrize("case", sorted(BAD_PO))
 def test_bad_po_is_one_message_and_writes_nothing(case: str, run, rich_pack: tuple[Path, Path],
                                                    tmp_path: Path) -> None:
     pack, source = rich_pack
-    assert run("locale", "export", pack, "--format", "po", "-o", "out", "--source", source,
-               cwd=tmp_path).exit_code == 0
-    po = tmp_path / "out" / "com.example.clock" / "strings.po"
     edit, anchor, words = BAD_PO[case]
-    text = edit(po.read_text(encoding="utf-8"))
-    po.write_text(text, encoding="utf-8")
+    text = _exported_and_edited(run, rich_pack, tmp_path, "po", edit)
     before = {rel: (pack / rel).read_bytes() for rel in files_under(pack) if (pack / rel).is_file()}
     result = run("locale", "import", "out", "--format", "po", "-o", pack, "--source", source, cwd=tmp_path)
     assert result.exit_code == 1, result.output
@@ -291,13 +298,9 @@ BAD_XLIFF = {
 @pytest.mark.parametrize("case", sorted(BAD_XLIFF))
 def test_bad_xliff_is_one_message_and_writes_nothing(case: str, run, rich_pack: tuple[Path, Path],
                                                       tmp_path: Path) -> None:
-    pack, source = rich_pack
-    assert run("locale", "export", pack, "--format", "xliff", "-o", "out", "--source", source,
-               cwd=tmp_path).exit_code == 0
-    xlf = tmp_path / "out" / "com.example.clock" / "strings.xlf"
+    source = rich_pack[1]
     edit, anchor, words = BAD_XLIFF[case]
-    text = edit(xlf.read_text(encoding="utf-8"))
-    xlf.write_text(text, encoding="utf-8")
+    text = _exported_and_edited(run, rich_pack, tmp_path, "xliff", edit)
     result = run("locale", "import", "out", "--format", "xliff", "-o", "new-pack", "--source", source, cwd=tmp_path)
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(f"romforge: error: out/com.example.clock/strings.xlf:{_line(text, anchor)}:")
@@ -306,18 +309,28 @@ def test_bad_xliff_is_one_message_and_writes_nothing(case: str, run, rich_pack: 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-@pytest.mark.parametrize("member", ["../evil.po", "/abs/strings.po", "com.example.clock/../../x.po"])
-def test_hostile_zip_is_refused(member: str, run, rich_pack: tuple[Path, Path], tmp_path: Path) -> None:
+def _zipped_export(run, rich_pack: tuple[Path, Path], tmp_path: Path, fmt: str, *, folder: bool,
+                   extra: dict[str, bytes] | None = None) -> Path:
+    """tmp_path/pack.zip of an export of the rich pack: its files at the top, or inside out/."""
     import zipfile
 
     pack, source = rich_pack
-    assert run("locale", "export", pack, "--format", "po", "-o", "out", "--source", source,
+    assert run("locale", "export", pack, "--format", fmt, "-o", "out", "--source", source,
                cwd=tmp_path).exit_code == 0
+    base = tmp_path if folder else tmp_path / "out"
     with zipfile.ZipFile(tmp_path / "pack.zip", "w") as zf:
         for path in sorted((tmp_path / "out").rglob("*")):
             if path.is_file():
-                zf.write(path, path.relative_to(tmp_path / "out").as_posix())
-        zf.writestr(member, b'msgid ""\nmsgstr ""\n')
+                zf.write(path, path.relative_to(base).as_posix())
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return tmp_path / "pack.zip"
+
+
+@pytest.mark.parametrize("member", ["../evil.po", "/abs/strings.po", "com.example.clock/../../x.po"])
+def test_hostile_zip_is_refused(member: str, run, rich_pack: tuple[Path, Path], tmp_path: Path) -> None:
+    source = rich_pack[1]
+    _zipped_export(run, rich_pack, tmp_path, "po", folder=False, extra={member: b'msgid ""\nmsgstr ""\n'})
     result = run("locale", "import", "pack.zip", "--format", "po", "-o", "new-pack", "--source", source,
                  cwd=tmp_path)
     assert result.exit_code == 1
@@ -326,15 +339,8 @@ def test_hostile_zip_is_refused(member: str, run, rich_pack: tuple[Path, Path], 
 
 
 def test_import_from_a_zip_of_an_export(run, rich_pack: tuple[Path, Path], tmp_path: Path) -> None:
-    import zipfile
-
     pack, source = rich_pack
-    assert run("locale", "export", pack, "--format", "xliff", "-o", "out", "--source", source,
-               cwd=tmp_path).exit_code == 0
-    with zipfile.ZipFile(tmp_path / "pack.zip", "w") as zf:
-        for path in sorted((tmp_path / "out").rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(tmp_path).as_posix())
+    _zipped_export(run, rich_pack, tmp_path, "xliff", folder=True)
     result = run("locale", "import", "pack.zip", "--format", "xliff", "-o", "new", "--source", source, cwd=tmp_path)
     assert result.exit_code == 0, result.output
     rel = "res/com.example.clock/values-ru-rRU/strings.xml"

@@ -11,7 +11,7 @@ from romforge.errors import InputError
 from romforge.locales.check import check_file
 from romforge.locales.resxml import read_values
 from romforge.xmlsafe import parse_xml, parse_xml_recovering
-from test_locale_check import CLEAN, _edit, _write
+from test_locale_check import _edit, _write
 
 
 def _line_of(text: str, needle: str) -> int:

@@ -267,7 +267,7 @@ def check_values(translations: list[ValuesFile], source: ValuesFile, *, tag: Loc
     return checker.findings
 
 
-def _load_bytes(path: Path, shown: str) -> bytes:
+def read_values_bytes(path: Path, shown: str) -> bytes:
     data = read_limited(path, shown=shown, max_bytes=MAX_XML_BYTES)  # size and symlink checks
     decode_text(data, shown=shown)  # UTF-8, with file:line
     return data
@@ -278,7 +278,7 @@ def read_translations(files: list[tuple[Path, str]]) -> tuple[list[ValuesFile], 
     translations: list[ValuesFile] = []
     findings: list[ResFinding] = []
     for path, shown in files:
-        parsed = read_values(_load_bytes(path, shown), file=shown, recover=True)
+        parsed = read_values(read_values_bytes(path, shown), file=shown, recover=True)
         if parsed.readable:
             translations.append(parsed)
         else:
@@ -299,7 +299,7 @@ def sort_findings(findings: list[ResFinding]) -> list[ResFinding]:
 
 def read_source_file(path: Path, shown: str | None = None) -> ValuesFile:
     shown = shown or shown_path(path)
-    return read_values(_load_bytes(path, shown), file=shown, translation=False)
+    return read_values(read_values_bytes(path, shown), file=shown, translation=False)
 
 
 def merge_sources(files: Iterable[ValuesFile], shown: str, has_xliff: bool = True) -> ValuesFile:

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from romforge.errors import InputError
-from romforge.locales.check import QUANTITIES, _load_bytes, plural_categories
+from romforge.locales.check import QUANTITIES, read_values_bytes, plural_categories
 from romforge.locales.pack import LocalePack, LocaleTag
 from romforge.locales.resxml import ARRAY, PLURALS, STRING, XLIFF_NS, Resource, Value, ValuesFile, raw_reader
 from romforge.xmlsafe import XmlSyntaxError, parse_xml
@@ -232,7 +232,7 @@ def pack_units(pack: LocalePack, sources: dict[str, ValuesFile]) -> list[Exchang
         source: dict[tuple[str, str | None], Resource] = {}
         for res in sources[package].resources if package in sources else []:
             source.setdefault(res.key, res)
-        files = [read_translation(_load_bytes(f.path, f.shown), f.shown, package, f.path.name, source, categories)
+        files = [read_translation(read_values_bytes(f.path, f.shown), f.shown, package, f.path.name, source, categories)
                  for f in pack.files_for(package)]
         done = {u.name for x in files for u in x.units}  # as the check counts missing: by name
         missing = [untranslated(r, categories) for r in source.values() if r.translatable and r.name not in done]
