@@ -246,6 +246,9 @@ BAD_PO = {
                   'msgstr "</x>', "closes the element"),
     "syntax": (_po_edit('msgstr "Часы"', 'msgstr "Часы'), '\nmsgctxt "alarm_at"', "msgfmt: end-of-line"),
     "duplicate": (_po_edit('msgctxt "alarm_at"', 'msgctxt "app_name"'), 'msgid "Alarm at', "appears twice"),
+    "attribute-prefix": (_po_edit('[["formatted", "true"]]', '[["evil:x", "1"]]'), 'msgid "Can', "attributes of"),
+    "attribute-xmlns": (_po_edit('[["formatted", "true"]]', '[["xmlns:e", "urn:x"]]'), 'msgid "Can',
+                        "not an attribute"),
 }
 
 
@@ -347,13 +350,20 @@ def test_import_from_a_zip_of_an_export(run, rich_pack: tuple[Path, Path], tmp_p
     assert (tmp_path / "new" / rel).read_bytes() == (pack / rel).read_bytes()
 
 
-def test_export_refuses_a_damaged_file_and_a_full_folder(run, rich_pack: tuple[Path, Path], tmp_path: Path) -> None:
+def test_export_and_import_refuse_damaged_files_and_other_folders(run, rich_pack: tuple[Path, Path],
+                                                                  tmp_path: Path) -> None:
     pack, source = rich_pack
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     result = run("locale", "export", pack, "--format", "po", "-o", "full", "--source", source, cwd=tmp_path)
     assert result.exit_code == 1 and "not an empty folder" in result.stderr
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+    assert run("locale", "export", pack, "--format", "po", "-o", "out", "--source", source,
+               cwd=tmp_path).exit_code == 0
+    result = run("locale", "import", "out", "--format", "po", "-o", "full", "--source", source, cwd=tmp_path)
+    assert result.exit_code == 1 and "is not a locale pack" in result.stderr  # never replaces other folders
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+    shutil.rmtree(tmp_path / "out")
     xml = pack / "res/com.example.clock/values-ru-rRU/strings.xml"
     xml.write_text(RICH_RU.replace("Часы телефона</string>", "Часы телефона</strin>"), encoding="utf-8")
     result = run("locale", "export", pack, "--format", "po", "-o", "out", "--source", source, cwd=tmp_path)

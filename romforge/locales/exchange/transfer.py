@@ -130,6 +130,9 @@ def import_pack(in_path: Path, fmt: str, out: Path, *, source: Path | None = Non
     out = Path(out)
     out_shown = shown_path(out)
     suffix = SUFFIX[fmt]
+    if out.exists() and not (out / PACK_TOML).is_file():
+        raise InputError(f"exists and is not a locale pack (no {PACK_TOML}); import replaces a pack or makes a new "
+                         "one", file=out_shown)
     with pack_folder(in_path) as (root, root_shown), _sibling(out) as tmp:
         own: list[tuple[Path, str, str, str]] = []  # (path, shown, package, xml name)
         for path in scan_pack_files(root, root_shown):

@@ -289,9 +289,12 @@ def validate(xfile: ExchangeFile) -> None:
         if unit.context in seen and unit.target:
             raise InputError(f"'{unit.context}' appears twice", file=file, line=unit.line)
         seen.add(unit.context)
-        for key, value in unit.attributes:
-            if not _ATTR.match(key) or key in ("name", "quantity"):
+        for key, _ in unit.attributes:
+            if not _ATTR.match(key) or key in ("name", "quantity") or key.startswith("xmlns"):
                 raise InputError(f"{key!r} is not an attribute a resource may carry", file=file, line=unit.line)
+        attrs = "".join(f" {k}={quoteattr(v)}" for k, v in unit.attributes)
+        _check_fragment(f"<x{attrs}/>", root_open, what=f"the attributes of '{unit.context}'", file=file,
+                        line=unit.line)
         for comment in unit.comments + [c for cs in unit.item_comments.values() for c in cs]:
             _check_comment(comment, file=file, line=unit.line)
         for key, fragment in unit.target.items():
