@@ -176,7 +176,7 @@ def test_cli_formats_and_exit_codes(tmp_path: Path, run) -> None:
     assert result.exit_code == 3
     data = json.loads(result.stdout)
     assert data == [{"file": "res/values-zh-rCN/strings.xml", "line": 4, "column": 5, "rule": "format-type",
-                     "severity": "error", "name": "speed", "message": data[0]["message"]}]
+                     "severity": "error", "name": "speed", "message": data[0]["message"], "damaged": False}]
     assert "argument 1 is text (%s) in the source but %1$d here" == data[0]["message"]
     result = run("locale", "check", broken, "--format", "github", cwd=tmp_path)
     assert result.exit_code == 3

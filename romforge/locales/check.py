@@ -22,8 +22,8 @@ from romforge.errors import InputError, shown_path
 from romforge.locales.pack import LocalePack, LocaleTag, tag_from_qualifier
 from romforge.locales.resxml import (KNOWN_MARKUP, PLURALS, STRING, ResFinding, Resource, Value,
                                      ValuesFile, read_values)
-from romforge.safeio import read_text
-from romforge.xmlsafe import MAX_XML_BYTES, XmlSyntaxError
+from romforge.safeio import decode_text, read_limited
+from romforge.xmlsafe import MAX_XML_BYTES
 
 ERROR, WARNING = "error", "warning"
 QUANTITIES = ("zero", "one", "two", "few", "many", "other")
@@ -45,8 +45,13 @@ class FormatArgs:
         return bool(self.args) or self.escaped_percent
 
 
+_NO_ARGS = FormatArgs({}, (), False)
+
+
 def format_args(text: str) -> FormatArgs:
     """Java Formatter specifiers in `text`: %s, %1$d, %%, %n; a '%' that starts none is invalid."""
+    if "%" not in text:
+        return _NO_ARGS  # most strings: shared, never changed
     args: dict[int, tuple[str, str]] = {}
     invalid: list[str] = []
     escaped = False
@@ -99,12 +104,13 @@ class _Checker:
         self.tag = tag
         self.categories = plural_categories(tag)
         self.findings: list[ResFinding] = []
+        self.damaged = False  # the resource being checked was read by recovery
 
     def add(self, file: str, where: Value | Resource, rule: str, severity: str, message: str, name: str) -> None:
-        self.findings.append(ResFinding(file, where.line, rule, severity, message, where.column, name))
+        self.findings.append(ResFinding(file, where.line, rule, severity, message, where.column, name, self.damaged))
 
     def add_at(self, file: str, pos: tuple[int, int], rule: str, severity: str, message: str, name: str) -> None:
-        self.findings.append(ResFinding(file, pos[0], rule, severity, message, pos[1], name))
+        self.findings.append(ResFinding(file, pos[0], rule, severity, message, pos[1], name, self.damaged))
 
     # -- one value --
     def value(self, file: str, name: str, t: Value, s: Value, *, formatted: bool, strict_args: bool) -> None:
@@ -241,6 +247,7 @@ def check_values(translations: list[ValuesFile], source: ValuesFile, *, tag: Loc
     for values in translations:
         checker.findings.extend(values.findings)
         for res in values.resources:
+            checker.damaged = res.damaged
             first = seen.get(res.key)
             if first is not None:
                 checker.add(res.file, res, "duplicate", ERROR, f"'{res.name}' is already defined at "
@@ -260,29 +267,28 @@ def check_values(translations: list[ValuesFile], source: ValuesFile, *, tag: Loc
     return checker.findings
 
 
-def _read_translation(data: bytes, shown: str) -> ValuesFile | ResFinding:
-    try:
-        return read_values(data, file=shown)
-    except XmlSyntaxError as exc:
-        return ResFinding(shown, exc.line, "invalid-xml", ERROR, f"{exc.message}; the file cannot be read at all",
-                          exc.column, None)
+def read_values_bytes(path: Path, shown: str) -> bytes:
+    data = read_limited(path, shown=shown, max_bytes=MAX_XML_BYTES)  # size and symlink checks
+    decode_text(data, shown=shown)  # UTF-8, with file:line
+    return data
 
 
-def _load_bytes(path: Path, shown: str) -> bytes:
-    read_text(path, shown=shown, max_bytes=MAX_XML_BYTES)  # size, symlink and UTF-8 checks with file:line
-    return path.read_bytes()
+def read_translations(files: list[tuple[Path, str]]) -> tuple[list[ValuesFile], list[ResFinding]]:
+    """Translated files as the check reads them (recovering), and the findings of those it cannot read at all."""
+    translations: list[ValuesFile] = []
+    findings: list[ResFinding] = []
+    for path, shown in files:
+        parsed = read_values(read_values_bytes(path, shown), file=shown, recover=True)
+        if parsed.readable:
+            translations.append(parsed)
+        else:
+            findings.extend(parsed.findings)
+    return translations, findings
 
 
 def check_translation_files(files: list[tuple[Path, str]], source: ValuesFile, *,
                             tag: LocaleTag | None) -> list[ResFinding]:
-    translations: list[ValuesFile] = []
-    findings: list[ResFinding] = []
-    for path, shown in files:
-        parsed = _read_translation(_load_bytes(path, shown), shown)
-        if isinstance(parsed, ResFinding):
-            findings.append(parsed)
-        else:
-            translations.append(parsed)
+    translations, findings = read_translations(files)
     return sort_findings(findings + check_values(translations, source, tag=tag))
 
 
@@ -293,7 +299,7 @@ def sort_findings(findings: list[ResFinding]) -> list[ResFinding]:
 
 def read_source_file(path: Path, shown: str | None = None) -> ValuesFile:
     shown = shown or shown_path(path)
-    return read_values(_load_bytes(path, shown), file=shown, translation=False)
+    return read_values(read_values_bytes(path, shown), file=shown, translation=False)
 
 
 def merge_sources(files: Iterable[ValuesFile], shown: str, has_xliff: bool = True) -> ValuesFile:

@@ -205,7 +205,7 @@ class PackToml(Table):
         return []
 
 
-def _scan(root: Path, root_shown: str) -> list[Path]:
+def scan_pack_files(root: Path, root_shown: str) -> list[Path]:
     """Every regular file under root; symlinks, devices and oversized packs are refused."""
     files: list[Path] = []
     total = 0
@@ -247,7 +247,7 @@ def load_pack(root: Path, *, shown: str | None = None) -> LocalePack:
         raise InputError("is a symlink; give the pack folder itself", file=root_shown)
     if not root.is_dir():
         raise InputError("not a locale pack folder or zip", file=root_shown)
-    files = _scan(root, root_shown)
+    files = scan_pack_files(root, root_shown)
     toml_path = root / PACK_TOML
     if toml_path not in files:
         raise InputError(f"no {PACK_TOML} in the pack", file=root_shown,
@@ -338,8 +338,9 @@ def _extract(archive: Path, shown: str, dest: Path) -> None:
 
 
 @contextlib.contextmanager
-def open_pack(path: Path, *, shown: str | None = None) -> Iterator[LocalePack]:
-    """A pack from a folder, or from a zip unpacked (after checking every entry) into a temporary folder."""
+def pack_folder(path: Path, *, shown: str | None = None) -> Iterator[tuple[Path, str]]:
+    """(folder, how to name it) for a folder, or for a zip unpacked (after checking every entry) into a
+    temporary folder that is always removed; a zip holding one folder gives that folder."""
     path = Path(path)
     where = shown if shown is not None else shown_path(path)
     if path.is_file() and zipfile.is_zipfile(path):
@@ -348,12 +349,18 @@ def open_pack(path: Path, *, shown: str | None = None) -> Iterator[LocalePack]:
             _extract(path, where, tmp)
             entries = [p for p in tmp.iterdir()]
             root = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
-            prefix = f"{where}!" + (f"/{root.name}" if root != tmp else "")
-            yield load_pack(root, shown=prefix)
+            yield root, f"{where}!" + (f"/{root.name}" if root != tmp else "")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     else:
-        yield load_pack(path, shown=where)
+        yield path, where
+
+
+@contextlib.contextmanager
+def open_pack(path: Path, *, shown: str | None = None) -> Iterator[LocalePack]:
+    """A pack from a folder, or from a zip unpacked (after checking every entry) into a temporary folder."""
+    with pack_folder(path, shown=shown) as (root, where):
+        yield load_pack(root, shown=where)
 
 
 def find_packs(locales_dir: Path) -> dict[str, Path]:

@@ -12,11 +12,12 @@ import bisect
 import html.entities
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
 from romforge.errors import Finding
-from romforge.xmlsafe import parse_xml
+from romforge.xmlsafe import XmlSyntaxError, parse_xml
 
 STRING, PLURALS, ARRAY = "string", "plurals", "string-array"
 TRANSLATABLE_KINDS = (STRING, PLURALS, ARRAY)
@@ -35,15 +36,19 @@ class ResFinding(Finding):
     """A finding about one resource: `name` is the string, plurals or array it is about."""
 
     name: str | None = None
+    damaged: bool = False  # read by recovery from a part of the file that is not well-formed
 
     def to_json(self) -> dict:
         return {"file": self.file, "line": self.line, "column": self.column, "rule": self.rule,
-                "severity": self.severity, "name": self.name, "message": self.message}
+                "severity": self.severity, "name": self.name, "message": self.message, "damaged": self.damaged}
+
+    def format(self) -> str:
+        text = super().format()
+        return f"{text} (damaged region: read by recovery)" if self.damaged else text
 
 
-@dataclass(frozen=True)
-class Value:
-    """One <string> or one <item>: the shown text and what a check compares."""
+class Value(NamedTuple):
+    """One <string> or one <item>: the shown text and what a check compares (a tuple: there are many)."""
 
     text: str  # as the phone shows it (escapes resolved, quotes removed, whitespace collapsed)
     line: int
@@ -64,6 +69,7 @@ class Resource:
     formatted: bool = True
     product: str | None = None
     values: list[tuple[str, Value]] = field(default_factory=list)  # key: "" | quantity | item index
+    damaged: bool = False  # read by recovery from a part of the file that is not well-formed
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -77,6 +83,7 @@ class ValuesFile:
     findings: list[ResFinding]
     root_line: int = 1
     has_xliff: bool = True  # False for sources read back from a compiled APK (aapt2 drops xliff:g)
+    readable: bool = True  # False when not even recovery could read the file
 
 
 # ---- raw positions ------------------------------------------------------------------
@@ -261,17 +268,42 @@ def _markup(element: etree._Element) -> tuple[tuple[str, ...], tuple[tuple[str |
     return tuple(sorted(tags)), tuple(xliff)
 
 
+def decoded(data: bytes) -> str:
+    """The file's text as the offsets of findings count it."""
+    return data.decode("utf-8", "replace").lstrip("\ufeff")
+
+
 class _Reader:
-    def __init__(self, data: bytes, file: str) -> None:
+    def __init__(self, text: str, tree: etree._ElementTree, file: str, *, damaged: bool = False,
+                 masked: str | None = None, positions: _Positions | None = None) -> None:
         self.file = file
-        self.tree = parse_xml(data, source=file)
-        self.text = data.decode("utf-8", "replace").lstrip("\ufeff")
-        self.pos = _Positions(self.text)
-        self.masked = _masked(self.text)
+        self.tree = tree
+        self.damaged = damaged
+        self.text = text
+        self.pos = positions or _Positions(text)
+        self.masked = masked if masked is not None else _masked(text)
         elements = [e for e in self.tree.getroot().iter() if isinstance(e.tag, str)]
-        starts = [m.start() for m in _START_TAG.finditer(self.masked)]
-        self.offsets: dict[etree._Element, int] = dict(zip(elements, starts)) if len(starts) == len(elements) else {}
+        starts = list(_START_TAG.finditer(self.masked))
+        if len(starts) == len(elements):
+            self.offsets: dict[etree._Element, int] = {e: m.start() for e, m in zip(elements, starts)}
+        else:  # a recovered tree: match each element to the next start tag of its name at or after its line
+            self.offsets = self._match_by_line(elements, starts)
         self.findings: list[ResFinding] = []
+
+    def _match_by_line(self, elements: list[etree._Element], starts: list[re.Match]) -> dict[etree._Element, int]:
+        offsets: dict[etree._Element, int] = {}
+        k = 0
+        for element in elements:
+            qname = etree.QName(element)
+            name = f"{element.prefix}:{qname.localname}" if element.prefix else qname.localname
+            line = element.sourceline or 1
+            j = k
+            while j < len(starts) and (starts[j].group(1) != name or self.pos.at(starts[j].start())[0] < line):
+                j += 1
+            if j < len(starts):
+                offsets[element] = starts[j].start()
+                k = j + 1
+        return offsets
 
     def where(self, element: etree._Element) -> tuple[int, int]:
         start = self.offsets.get(element)
@@ -279,16 +311,29 @@ class _Reader:
             return element.sourceline or 1, 1
         return self.pos.at(start)
 
+    def content_span(self, element: etree._Element) -> tuple[int, int] | None:
+        """[start, end) of the element's content as written (between its tags); None without positions."""
+        start = self.offsets.get(element)
+        if start is None:
+            return None
+        open_end = _tag_end(self.masked, start)
+        if self.masked[open_end - 1] == "/":
+            return open_end + 1, open_end + 1
+        return open_end + 1, _content_end(self.masked, open_end + 1)
+
     def finding(self, element: etree._Element, rule: str, severity: str, message: str, name: str | None,
                 offset: int | None = None) -> None:
         line, column = self.pos.at(offset) if offset is not None else self.where(element)
-        self.findings.append(ResFinding(self.file, line, rule, severity, message, column, name))
+        self.findings.append(ResFinding(self.file, line, rule, severity, message, column, name, self.damaged))
 
     def value(self, element: etree._Element, name: str) -> Value:
-        line, column = self.where(element)
-        markup, xliff = _markup(element)
         start = self.offsets.get(element)
-        plain = "".join(element.itertext())
+        line, column = self.pos.at(start) if start is not None else (element.sourceline or 1, 1)
+        if len(element):
+            markup, xliff = _markup(element)
+            plain = "".join(element.itertext())
+        else:  # the common case, a plain string: no markup to collect
+            markup, xliff, plain = (), (), element.text or ""
         if start is None or not _needs_lexing(plain):
             # nothing aapt2 would treat specially (or no positions): whitespace collapse is all there is
             return Value(" ".join(plain.split()), line, column, markup, xliff)
@@ -303,13 +348,33 @@ class _Reader:
         return Value(lexed.text, line, column, markup, xliff, ref)
 
 
-def read_values(data: bytes, *, file: str, translation: bool = True) -> ValuesFile:
+def raw_reader(data: bytes, *, file: str) -> _Reader:
+    """A strictly parsed values file with every element's raw position (for the PO/XLIFF exchange)."""
+    return _Reader(decoded(data), parse_xml(data, source=file), file)
+
+
+def read_values(data: bytes, *, file: str, translation: bool = True, recover: bool = False) -> ValuesFile:
     """Parse one values XML file; raises XmlSyntaxError (with line) when it is not well-formed.
 
     A source file may hold any resource type (only the translatable ones are kept); a
-    translation holding anything but strings is reported.
+    translation holding anything but strings is reported. With `recover`, a file that is
+    not well-formed gives its syntax errors as `invalid-xml` findings and everything that
+    can still be read (romforge/locales/recover.py) instead of raising.
     """
-    reader = _Reader(data, file)
+    try:
+        tree = parse_xml(data, source=file)
+    except XmlSyntaxError:
+        if not recover:
+            raise
+        from romforge.locales.recover import read_damaged
+
+        return read_damaged(data, file=file, translation=translation)
+    return read_tree(_Reader(decoded(data), tree, file), translation=translation)
+
+
+def read_tree(reader: _Reader, *, translation: bool) -> ValuesFile:
+    """The resources of a parsed values file, each with its raw position."""
+    file = reader.file
     root = reader.tree.getroot()
     resources: list[Resource] = []
     if root.tag != "resources":
@@ -333,7 +398,8 @@ def read_values(data: bytes, *, file: str, translation: bool = True) -> ValuesFi
             continue
         line, column = reader.where(element)
         res = Resource(kind, name, file, line, column, translatable=element.get("translatable") != "false",
-                       formatted=element.get("formatted") != "false", product=element.get("product"))
+                       formatted=element.get("formatted") != "false", product=element.get("product"),
+                       damaged=reader.damaged)
         if kind == STRING:
             res.values.append(("", reader.value(element, name)))
         else:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from romforge.errors import InputError, shown_path
 from romforge.locales.arsc import read_apk_strings
 from romforge.locales.check import check_file, check_pack, merge_sources, read_source_file
-from romforge.locales.pack import open_pack
+from romforge.locales.pack import LocalePack, open_pack
 from romforge.locales.resxml import ResFinding, ValuesFile, read_values
 from romforge.overlays.spec import OverlaySpec, read_overlay
 from romforge.tree import RomTree
@@ -104,16 +105,17 @@ def workspace_overlays(overlays_dir: Path) -> list[OverlaySpec]:
     return specs
 
 
-def check_path(target: Path, *, source: Path | None = None, workspace_root: Path | None = None,
-               base_rom: Path | None = None) -> list[ResFinding]:
-    """What `romforge locale check` runs: a pack (folder or zip), or one translated strings.xml."""
-    target = Path(target)
-    if target.suffix == ".xml" or (target.is_file() and not zipfile.is_zipfile(target)):
-        return check_file(target, source)
+@contextlib.contextmanager
+def pack_with_sources(target: Path, *, source: Path | None = None, workspace_root: Path | None = None,
+                      base_rom: Path | None = None,
+                      shown: str | None = None) -> Iterator[tuple[LocalePack, dict[str, ValuesFile]]]:
+    """A pack (folder or zip) and the source strings of each of its targets, found the way
+    `locale check` finds them: --source, else the workspace's source/, else the base ROM;
+    inside a workspace, plus the strings its overlays add."""
     if source is not None and not source.is_dir():
         raise InputError("--source for a pack must be a folder holding <package>/values/*.xml",
                          file=shown_path(source))
-    with open_pack(target) as pack:
+    with open_pack(target, shown=shown) as pack:
         source_dir = source
         if source_dir is None and workspace_root is not None and (workspace_root / "source").is_dir():
             source_dir = workspace_root / "source"
@@ -123,4 +125,14 @@ def check_path(target: Path, *, source: Path | None = None, workspace_root: Path
         sources = resolve_sources(pack.targets, source_dir=source_dir, rom=rom, where=pack.shown)
         if workspace_root is not None:
             with_overlay_strings(sources, workspace_overlays(workspace_root / "overlays"))
-        return check_pack(pack, sources)
+        yield pack, sources
+
+
+def check_path(target: Path, *, source: Path | None = None, workspace_root: Path | None = None,
+               base_rom: Path | None = None) -> list[ResFinding]:
+    """What `romforge locale check` runs: a pack (folder or zip), or one translated strings.xml."""
+    target = Path(target)
+    if target.suffix == ".xml" or (target.is_file() and not zipfile.is_zipfile(target)):
+        return check_file(target, source)
+    with pack_with_sources(target, source=source, workspace_root=workspace_root, base_rom=base_rom) as found:
+        return check_pack(*found)
