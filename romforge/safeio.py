@@ -17,9 +17,9 @@ from typing import BinaryIO
 from romforge.errors import InputError, RomforgeError
 
 MAX_TEXT_BYTES = 4 << 20
-_KINDS = ((stat.S_ISDIR, "a directory, expected a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISLNK, "a symlink; give the file itself"))
+_KINDS = ((stat.S_ISDIR, "a directory, expected a file"), (stat.S_ISFIFO, "a FIFO (named pipe), not a regular file"),
+          (stat.S_ISCHR, "a character device, not a regular file"), (stat.S_ISBLK, "a block device, not a regular file"),
+          (stat.S_ISSOCK, "a socket, not a regular file"), (stat.S_ISLNK, "a symlink; give the file itself"))
 
 
 def _not_regular(mode: int) -> str | None:

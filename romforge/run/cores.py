@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.managers
 import os
+import secrets
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,5 +89,7 @@ def run_budget(cores: int, *, processes: bool) -> Iterator[Cores]:
     if not processes:
         yield Cores(cores, threading.BoundedSemaphore(cores))
         return
-    with multiprocessing.managers.SyncManager() as manager:
+    # an abstract socket: no file, and no path-length limit from wherever the temporary directory is
+    address = f"\0romforge-cores-{os.getpid()}-{secrets.token_hex(8)}"
+    with multiprocessing.managers.SyncManager(address=address) as manager:
         yield Cores(cores, manager.BoundedSemaphore(cores))
