@@ -60,7 +60,8 @@ class Gold:
         """kind → the digits of each natural way to type this contact completely."""
         out: dict[str, set[str]] = {k: set() for k in KINDS}
         for kind, typed, _, _ in self.natural():
-            out[kind].add(typed)
+            if kind in out:
+                out[kind].add(typed)
         return out
 
     def natural(self) -> list[tuple[str, str, int, int]]:
@@ -93,6 +94,8 @@ class Gold:
                 if whole[0] and not all(whole):
                     add("mixed", 0, whole)
             add("initials", 0, [False] * n)
+            for start in sorted(starts):  # the words after a change of script, typed alone ("word": no queries)
+                add("word", start, [True] * (n - start))
             return out
         add("full", 0, [True] * n)
         add("initials", 0, [False] * n)
@@ -256,7 +259,7 @@ def queries(gold: list[Gold], book: list[tuple[Gold, str]]) -> tuple[list[Query]
     for g in gold:
         seen: set[str] = set()
         for kind, typed, _, _ in g.natural():
-            if typed in seen or len(typed) < 2 or kind == "initials" and g.mixed:
+            if typed in seen or len(typed) < 2 or kind not in KINDS or kind == "initials" and g.mixed:
                 continue
             seen.add(typed)
             ranked = owners[typed]
