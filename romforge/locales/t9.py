@@ -19,13 +19,11 @@ range are kept from the build.
 from __future__ import annotations
 
 import bisect
-import collections
 import heapq
-import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from romforge.errors import InputError
 from romforge.locales.keypad import Keypad
@@ -63,22 +61,24 @@ def number_digits(number: str) -> tuple[str, tuple[int, ...]]:
     return "".join(number[i] for i in positions), positions
 
 
-def _slot_keys(e: Entry, memo: dict) -> Iterator[tuple[int, list[str]]]:
-    """(slot, keys) for every way to type the contact; a key may repeat in a worse slot, which ranking never reaches."""
+def _slot_keys(e: Entry, memo: dict) -> dict[str, int]:
+    """Every key of one contact with the best slot it has."""
+    best: dict[str, int] = {}
     stride = slot_of(0, 1, 0, False)  # one pattern further on
+    get = best.get
     for r, (digits, starts) in enumerate(zip(e.typed, e.starts)):
         for k, where, words in starts:
             free = FREE_SYLLABLES if where == WORD else 0
             part = digits[k:]
-            grouped = memo.get((part, free, words))
-            if grouped is None:
-                by_pattern: dict[int, list[str]] = {}
-                for key, pattern in typings(part, free, words).items():
-                    by_pattern.setdefault(pattern * stride, []).append(key)
-                grouped = memo[(part, free, words)] = tuple(by_pattern.items())
+            found = memo.get((part, free, words))
+            if found is None:
+                found = memo[(part, free, words)] = typings(part, free, words)
             base = slot_of(where, 0, k, r > 0)
-            for offset, keys in grouped:
-                yield base + offset, keys
+            for key, pattern in found.items():
+                slot = base + pattern * stride
+                if slot < get(key, NUMBER_SLOT):
+                    best[key] = slot
+    return best
 
 
 class T9Index:
@@ -106,19 +106,21 @@ class T9Index:
         reads = sorted(reads, key=lambda cr: (cr[1].pinyin, cr[0].name, cr[0].number))  # ids: the stable order
         digits_of: dict[str, str] = {}
         entries = [make_entry(c, r, keypad, digits_of) for c, r in reads]
-        slot_keys: dict[int, list[str]] = collections.defaultdict(list)
-        slot_ids: dict[int, list[int]] = collections.defaultdict(list)
+        slot_keys: dict[int, list[str]] = {NUMBER_SLOT: []}
+        slot_ids: dict[int, list[int]] = {NUMBER_SLOT: []}
         memo: dict = {}
         for cid, e in enumerate(entries):
-            for slot, found in _slot_keys(e, memo):
-                slot_keys[slot] += found
-                slot_ids[slot] += itertools.repeat(cid, len(found))
+            for key, slot in _slot_keys(e, memo).items():
+                if slot not in slot_keys:
+                    slot_keys[slot], slot_ids[slot] = [], []
+                slot_keys[slot].append(key)
+                slot_ids[slot].append(cid)
             number = e.contact.number
             if not (number.isascii() and number.isdigit()):
                 number = number_digits(number)[0]
             tails = {number[j:] for j in range(len(number))}
             slot_keys[NUMBER_SLOT] += tails
-            slot_ids[NUMBER_SLOT] += itertools.repeat(cid, len(tails))
+            slot_ids[NUMBER_SLOT] += [cid] * len(tails)
         keys = {}
         for slot in sorted(slot_keys):
             unsorted, ids = slot_keys[slot], slot_ids[slot]
