@@ -30,7 +30,7 @@ from romforge.locales.pinyin import ReadName, word_starts
 
 FREE_SYLLABLES = 5  # from a word start: every full/initial mix over five syllables; beyond, one choice for the rest
 WHOLE, WORD_THEN_INITIALS, WHOLE_THEN_INITIALS, INITIALS, OTHER = range(5)
-PATTERNS = len(("whole", "word-then-initials", "whole-then-initials", "initials", "other"))
+PATTERNS = 5
 WORD, MIDDLE = 0, 1  # where a match starts
 SKIPS = 8  # skipped syllables are told apart up to 7 ("7 or more")
 NUMBER_SLOT = 2 * PATTERNS * SKIPS * 2  # after every name slot
@@ -75,7 +75,9 @@ def make_entry(contact: Contact, read: ReadName, keypad: Keypad, digits_of: dict
         begins = [k for k, kind in enumerate(kinds) if kind == WORD and k]
         typed.append(tuple(digits))
         which.append(tuple(idx))
-        if not begins:  # one word: every start has no word start after it
+        if not kinds:
+            starts.append(())
+        elif not begins:  # one word: no start has a word start after it
             starts.append(((0, WORD, _NO_WORDS),) + (tuple((k, MIDDLE, _NO_WORDS) for k in range(1, len(kinds)))
                                                       if r == 0 else ()))
         else:
