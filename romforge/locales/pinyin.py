@@ -1,126 +1,39 @@
-"""Contact names → pinyin the way a native speaker reads them: surname rules first.
+"""Contact names → pinyin the way a native speaker reads them: names, not words.
 
-A character has several readings; in a name the first character is a surname, and many
-surnames are read differently from the everyday character (曾 zeng not ceng, 单 shan not
-dan, 区 ou not qu). Compound surnames (欧阳, 尉迟 yu chi, 万俟 mo qi), titles after a
-surname (王总, 张老师, 李行长 hang zhang) and familiar prefixes (老王, 小李) come from
-data/zh-names.toml (a pack's t9/names.toml extends it); every other character takes
-pypinyin's everyday reading, or its phrase reading when the given name is a phrase whose
-reading differs (pypinyin, MIT; its data comes from the MIT-licensed pinyin-data and
-phrase-pinyin-data projects). Readings: lowercase, no tones, ü as v, space-separated;
-Latin words are kept, lowercased.
+A name is read in layers (tables in data/zh-names.toml, extended by a pack's t9/names.toml):
+
+1. classical names whose readings are fixed by convention (冒顿 mo du, 月氏 yue zhi, 郦食其
+   li yi ji): the whole run of characters, optionally followed by a title;
+2. the surname rules: a familiar prefix (老王, 小李), a compound surname (欧阳, 尉迟 yu chi,
+   万俟 mo qi) or a surname read otherwise than the everyday character (曾 zeng, 单 shan,
+   区 ou), and a title after the name (王总, 李行长 hang zhang);
+3. the given-name layer: two- or three-character given names read otherwise than the word
+   (朝阳 chao yang), then characters read otherwise in names (长 chang, 曾 zeng, 行 xing);
+4. pypinyin's phrase data for the rest of the given name (重阳 chong yang), then each
+   character's everyday reading.
+
+Every other plausible reading stays: each syllable keeps its other readings (the word
+reading first), and the reading without the name layers is kept whole, so a user who types
+it still finds the contact. Traditional characters are looked up through their simplified
+form. Readings: lowercase, no tones, ü as v, space-separated; Latin words are kept, lowercased.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from romforge.errors import ConfigError
 from romforge.locales.keypad import Keypad
-from romforge.tomlfile import TomlDoc, load_toml, type_name
+from romforge.locales.zhnames import (MAX_PHRASE, TABLES, NameTables, bundled_names, char_tables, is_han,
+                                      load_name_tables, load_pack_names, traditional_folds)
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-NAMES_TOML = DATA_DIR / "zh-names.toml"
-TABLES = ("compound_surnames", "surnames", "titles", "prefixes", "name_chars")
+__all__ = ["MAX_READINGS", "NameTables", "PinyinData", "ReadName", "TABLES", "default_data", "is_han",
+           "load_name_tables", "load_pack_names", "pinyin", "read_name", "word_starts"]
+
 MAX_READINGS = 8
-MAX_PHRASE = 3
 MAX_NAME = 4  # surname + given name; longer runs of characters are read as plain words
-_SYLLABLE = re.compile(r"^[a-z]{1,6}$")
-
-
-def is_han(ch: str) -> bool:
-    cp = ord(ch)
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF or cp == 0x3007
-            or 0x20000 <= cp <= 0x3134F)
-
-
-# ---- the data a reading needs ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NameTables:
-    """Surname, title and prefix readings: key → readings (each a tuple of syllables), first is primary."""
-
-    compound_surnames: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    surnames: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    titles: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    prefixes: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    name_chars: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-
-    def merged(self, other: "NameTables") -> "NameTables":
-        """`other` (a pack's t9/names.toml) wins entry by entry."""
-        return NameTables(*({**getattr(self, t), **getattr(other, t)} for t in TABLES))
-
-
-def _readings(doc: TomlDoc, table: str, key: str, value: object) -> tuple[tuple[str, ...], ...]:
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise doc.error(f"{table}.{key}: a reading is a string or a list of strings, not a {type_name(value)}",
-                        table, key)
-    out = []
-    for reading in values:
-        syllables = tuple(reading.split())
-        if not syllables or not all(_SYLLABLE.match(s) for s in syllables):
-            raise doc.error(f"{table}.{key}: {reading!r} is not pinyin (lowercase a-z syllables, no tones, ü as v, "
-                            "separated by spaces)", table, key)
-        out.append(syllables)
-    return tuple(out)
-
-
-def load_name_tables(path: Path, *, shown: str | None = None) -> NameTables:
-    """A names.toml: [compound_surnames], [surnames], [titles], [prefixes], [name_chars], each "汉字" = "reading"."""
-    doc = load_toml(path, display=shown or str(path))
-    tables: dict[str, dict] = {t: {} for t in TABLES}
-    for table, entries in doc.data.items():
-        if table not in TABLES:
-            raise doc.error(f"unknown table '{table}'", table, hint=f"names.toml takes: {', '.join(TABLES)}")
-        if not isinstance(entries, dict):
-            raise doc.error(f"'{table}' must be a table", table)
-        for key, value in entries.items():
-            if not key or not all(is_han(ch) for ch in key):
-                raise doc.error(f"{table}: {key!r} must be Chinese characters only", table, key)
-            readings = _readings(doc, table, key, value)
-            if any(len(r) != len(key) for r in readings):
-                raise doc.error(f"{table}.{key}: a reading needs one syllable per character", table, key)
-            if table == "compound_surnames" and len(key) != 2 or \
-                    table in ("surnames", "prefixes", "name_chars") and len(key) != 1:
-                raise doc.error(f"{table}.{key}: wrong length for this table", table, key)
-            tables[table][key] = readings
-    return NameTables(**tables)
-
-
-@functools.lru_cache(maxsize=1)
-def char_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    """From pypinyin: BMP Han character → readings (everyday first), and the 2-3 character
-    phrases whose reading is not just each character's everyday one."""
-    from pypinyin.contrib.tone_convert import to_normal
-    from pypinyin.phrases_dict import phrases_dict
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    chars: dict[str, tuple[str, ...]] = {}
-    for cp in sorted(pinyin_dict):
-        ch = chr(cp)
-        if cp > 0xFFFF or not is_han(ch):
-            continue
-        out: list[str] = []
-        for marked in pinyin_dict[cp].split(","):
-            plain = to_normal(marked.strip(), v_to_u=False)
-            if _SYLLABLE.match(plain) and plain not in out:
-                out.append(plain)
-        if out:
-            chars[ch] = tuple(out)
-    phrases: dict[str, tuple[str, ...]] = {}
-    for phrase in sorted(phrases_dict):
-        if not 2 <= len(phrase) <= MAX_PHRASE or not all(ch in chars for ch in phrase):
-            continue
-        reading = tuple(to_normal(r[0], v_to_u=False) for r in phrases_dict[phrase])
-        if len(reading) == len(phrase) and all(_SYLLABLE.match(s) for s in reading) and \
-                reading != tuple(chars[ch][0] for ch in phrase):
-            phrases[phrase] = reading
-    return chars, phrases
+_MAX_TITLE = 3
 
 
 @dataclass(frozen=True)
@@ -133,6 +46,7 @@ class PinyinData:
     keypad: Keypad
     locale: str = "zh-Hans-CN"
     version: str = "builtin"
+    folds: dict[str, str] = field(default_factory=dict)  # traditional character → simplified, for table look-ups
 
     @classmethod
     def compile(cls, names: NameTables | None = None, keypad: Keypad | None = None, *, locale: str = "zh-Hans-CN",
@@ -140,12 +54,15 @@ class PinyinData:
         chars, phrases = char_tables()
         base = bundled_names()
         return cls(chars, phrases, base.merged(names) if names else base, keypad or Keypad.standard(), locale,
-                   version)
+                   version, traditional_folds())
 
+    @functools.cached_property
+    def _fold_table(self) -> dict[int, str]:
+        return str.maketrans(self.folds)
 
-@functools.lru_cache(maxsize=1)
-def bundled_names() -> NameTables:
-    return load_name_tables(NAMES_TOML, shown="romforge/locales/data/zh-names.toml")
+    def fold(self, text: str) -> str:
+        """`text` with traditional characters replaced by simplified ones (same length)."""
+        return text.translate(self._fold_table) if self.folds else text
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,6 +81,7 @@ class ReadName:
     options: tuple[tuple[str, ...], ...]  # per syllable: readings, primary first
     spans: tuple[tuple[int, int], ...]  # per syllable: [start, end) in `name`
     given_start: int | None  # first syllable after the surname (None when the name has no surname)
+    extra: tuple[tuple[str, ...], ...] = ()  # whole alternative readings (the reading without the name layers)
 
     @property
     def syllables(self) -> tuple[str, ...]:
@@ -175,17 +93,34 @@ class ReadName:
 
     @property
     def readings(self) -> tuple[tuple[str, ...], ...]:
-        """The primary reading, then each single-syllable alternative, at most MAX_READINGS."""
+        """The primary reading, the whole alternatives, then each syllable's other readings one at a
+        time — every syllable's second reading before any third — at most MAX_READINGS."""
         primary = self.syllables
+        if not self.extra and all(len(o) == 1 for o in self.options):
+            return (primary,)
         out = [primary]
-        for i, options in enumerate(self.options):
-            for alt in options[1:]:
-                if len(out) >= MAX_READINGS:
-                    return tuple(out)
-                candidate = primary[:i] + (alt,) + primary[i + 1:]
-                if candidate not in out:
-                    out.append(candidate)
-        return tuple(out)
+        for alt in self.extra:
+            if alt not in out and len(alt) == len(primary):
+                out.append(alt)
+        for rank in range(1, max((len(o) for o in self.options), default=1)):
+            for i, options in enumerate(self.options):
+                if len(options) > rank:
+                    candidate = primary[:i] + (options[rank],) + primary[i + 1:]
+                    if candidate not in out:
+                        out.append(candidate)
+        return tuple(out[:MAX_READINGS])
+
+
+def word_starts(read: ReadName) -> frozenset[int]:
+    """Syllables that begin a word: the first, each after a gap or a change of script, and the given name."""
+    out = {0} if read.spans else set()
+    for i in range(1, len(read.spans)):
+        before, here = read.spans[i - 1], read.spans[i]
+        if here[0] != before[1] or is_han(read.name[here[0]]) != is_han(read.name[before[0]]):
+            out.add(i)
+    if read.given_start is not None:
+        out.add(read.given_start)
+    return frozenset(out)
 
 
 def _tokens(name: str) -> list[tuple[str, int, bool]]:
@@ -210,71 +145,160 @@ def _tokens(name: str) -> list[tuple[str, int, bool]]:
     return out
 
 
+def _first(readings: tuple[tuple[str, ...], ...], k: int) -> tuple[str, ...]:
+    return tuple(r[k] for r in readings)
+
+
+def _get(table: dict, text: str, key: str) -> Any:
+    """A table entry for `text` as written, else for its simplified form `key`."""
+    found = table.get(text)
+    return found if found is not None or key == text else table.get(key)
+
+
+def _title_of(titles: dict, rest: str, rest_key: str) -> str:
+    """The longest title `rest` ends with ("" for none)."""
+    for n in range(min(len(rest), _MAX_TITLE), 0, -1):
+        if _get(titles, rest[len(rest) - n:], rest_key[len(rest) - n:]):
+            return rest[len(rest) - n:]
+    return ""
+
+
 class _Reader:
     def __init__(self, data: PinyinData) -> None:
         self.data = data
         self.options: list[tuple[str, ...]] = []
         self.spans: list[tuple[int, int]] = []
+        self.plain: list[str] = []  # per syllable: the reading without the classical and given-name layers
 
-    def add(self, readings: tuple[str, ...], start: int, end: int) -> None:
-        seen: list[str] = []
-        for r in readings:
-            if r not in seen:
-                seen.append(r)
+    def add(self, readings: tuple[str, ...], start: int, end: int, plain: str | None = None) -> None:
+        seen = tuple(dict.fromkeys(readings)) if len(readings) > 1 else readings
+        if "" in seen:
+            seen = tuple(r for r in seen if r)
         if seen:
-            self.options.append(tuple(seen))
+            self.options.append(seen)
             self.spans.append((start, end))
+            self.plain.append(plain or seen[0])
 
-    def char(self, ch: str, at: int, first: tuple[str, ...] = ()) -> None:
-        self.add(first + self.data.chars.get(ch, ()), at, at + 1)
+    def own(self, ch: str) -> tuple[str, ...]:
+        chars = self.data.chars
+        return chars.get(ch) or chars.get(self.data.fold(ch), ())
+
+    def char(self, ch: str, at: int, first: tuple[str, ...] = (), plain: str | None = None) -> None:
+        self.add(first + ((plain,) if plain else ()) + self.own(ch), at, at + 1, plain)
 
     def word(self, text: str, at: int, readings: tuple[tuple[str, ...], ...]) -> None:
         """A table entry (compound surname, title): its readings first, then each character's own."""
         for k, ch in enumerate(text):
-            self.char(ch, at + k, tuple(r[k] for r in readings))
+            self.char(ch, at + k, _first(readings, k))
 
-    def given(self, text: str, at: int) -> None:
+    def plain_reading(self, text: str, key: str) -> list[str]:
+        """pypinyin's reading: the longest phrase at each place, else each character's everyday reading."""
+        out: list[str] = []
         i = 0
         while i < len(text):
             for size in range(min(MAX_PHRASE, len(text) - i), 1, -1):
-                reading = self.data.phrases.get(text[i:i + size])
+                reading = _get(self.data.phrases, text[i:i + size], key[i:i + size])
                 if reading:
-                    self.word(text[i:i + size], at + i, (reading,))
+                    out += reading
                     i += size
                     break
             else:
-                own = self.data.names.name_chars.get(text[i], ())
-                self.char(text[i], at + i, tuple(r[0] for r in own))
+                out.append((self.own(text[i]) or ("",))[0])
                 i += 1
+        return out
+
+    def given(self, text: str, at: int, key: str) -> None:
+        """A given name (`key`: its simplified form): the given-name layer first, then pypinyin's
+        phrases, then each character's reading."""
+        data = self.data
+        given_names, name_chars, phrases = data.names.given_names, data.names.name_chars, data.phrases
+        pieces: list[tuple[int, tuple[tuple[str, ...], ...]]] = []  # (characters, readings) from left to right
+        layered = False
+        i, n = 0, len(text)
+        while i < n:
+            size, readings = 0, None
+            for m in range(min(3, n - i), 1, -1):
+                readings = _get(given_names, text[i:i + m], key[i:i + m])
+                if readings:
+                    size = m
+                    break
+            if not size:
+                readings = _get(name_chars, text[i], key[i])
+                size = 1 if readings else 0
+            if size:
+                layered = True
+            else:
+                for m in range(min(MAX_PHRASE, n - i), 1, -1):
+                    reading = _get(phrases, text[i:i + m], key[i:i + m])
+                    if reading:
+                        if any(_get(name_chars, text[j], key[j]) for j in range(i, i + m)):
+                            layered = True  # a name character keeps its name reading inside a word
+                            continue
+                        size, readings = m, (reading,)
+                        break
+                else:
+                    size, readings = 1, ((self.own(text[i]) or ("",))[:1],)
+            pieces.append((size, readings))
+            i += size
+        plain = self.plain_reading(text, key) if layered else None
+        i = 0
+        for size, readings in pieces:
+            for k in range(size):
+                self.char(text[i + k], at + i + k, _first(readings, k), plain[i + k] if plain else None)
+            i += size
 
     def han_run(self, run: str, at: int) -> int:
-        """Read a run of Han characters as [prefix] surname [given name] [title]; returns the given-name index."""
+        """Read a run of Han characters; returns the index of its given name's first syllable."""
+        first = len(self.options)
+        key = self.data.fold(run)
+        classical = self.classical(run, key)
+        given = self.person(run, key, at)
+        if classical and len(self.options) - first == len(run):
+            for k, syllable in enumerate(classical):
+                self.options[first + k] = tuple(dict.fromkeys((syllable,) + self.options[first + k]))
+        return given
+
+    def classical(self, run: str, key: str) -> tuple[str, ...] | None:
+        """A classical name's fixed reading, for the whole run or the run less a title."""
         names = self.data.names
-        if len(run) > MAX_NAME and not any(run.endswith(t) and len(run) - len(t) <= MAX_NAME for t in names.titles):
-            self.given(run, at)  # a shop or a company, not a person: no surname rules
+        found = _get(names.classical_names, run, key)
+        if found:
+            return found[0]
+        for n in range(min(_MAX_TITLE, len(run) - 2), 0, -1):
+            found = _get(names.classical_names, run[:-n], key[:-n])
+            if found and _get(names.titles, run[-n:], key[-n:]):
+                return found[0]
+        return None
+
+    def person(self, run: str, key: str, at: int) -> int:
+        """[prefix] surname [given name] [title]; a run longer than a name is read as plain words."""
+        names = self.data.names
+        if len(run) > MAX_NAME and len(run) - len(_title_of(names.titles, run, key)) > MAX_NAME:
+            self.given(run, at, key)  # a shop or a company, not a person: no surname rules
             return len(self.options)
         i = 0
-        if len(run) >= 2 and run[0] in names.prefixes and (len(run) == 2 or run[1:] in names.compound_surnames):
-            self.word(run[0], at, names.prefixes[run[0]])
+        prefix = _get(names.prefixes, run[0], key[0])
+        if len(run) >= 2 and prefix and (len(run) == 2 or _get(names.compound_surnames, run[1:], key[1:])):
+            self.word(run[0], at, prefix)
             i = 1
             surname_index = len(self.options)
         else:
             surname_index = None
-        if run[i:i + 2] in names.compound_surnames and len(run) > i + 1:
-            self.word(run[i:i + 2], at + i, names.compound_surnames[run[i:i + 2]])
+        compound = _get(names.compound_surnames, run[i:i + 2], key[i:i + 2]) if len(run) > i + 1 else None
+        if compound:
+            self.word(run[i:i + 2], at + i, compound)
             i += 2
         else:
-            self.char(run[i], at + i, tuple(r[0] for r in names.surnames.get(run[i], ())))
+            self.char(run[i], at + i, _first(_get(names.surnames, run[i], key[i]) or (), 0))
             i += 1
         given_index = surname_index if surname_index is not None else len(self.options)
-        rest = run[i:]
-        title = next((rest[len(rest) - n:] for n in range(min(len(rest), 3), 0, -1)
-                      if rest[len(rest) - n:] in names.titles), "")
-        if title and len(rest) - len(title) > 2:
+        title = _title_of(names.titles, run[i:], key[i:])
+        if title and len(run) - i - len(title) > 2:
             title = ""  # a long given name that merely ends like a title
-        self.given(rest[:len(rest) - len(title)], at + i)
+        end = len(run) - len(title)
+        self.given(run[i:end], at + i, key[i:end])
         if title:
-            self.word(title, at + len(run) - len(title), names.titles[title])
+            self.word(title, at + end, _get(names.titles, title, key[end:]))
         return given_index
 
 
@@ -292,21 +316,12 @@ def read_name(name: str, data: PinyinData | None = None) -> ReadName:
             reader.add((text.lower(),), start, start + len(text))
     if given_start is not None and given_start >= len(reader.options):
         given_start = None
-    return ReadName(name, tuple(reader.options), tuple(reader.spans), given_start)
+    options = tuple(reader.options)
+    plain = tuple(reader.plain)
+    extra = (plain,) if plain != tuple(o[0] for o in options) else ()
+    return ReadName(name, options, tuple(reader.spans), given_start, extra)
 
 
 def pinyin(name: str, data: PinyinData | None = None) -> str:
     """The primary reading: what a native speaker says, e.g. 曾国藩 → 'zeng guo fan'."""
     return read_name(name, data).pinyin
-
-
-def load_pack_names(t9_dir: Path | None, *, shown: str) -> NameTables | None:
-    """A pack's t9/names.toml, when it has one."""
-    if t9_dir is None:
-        return None
-    path = t9_dir / "names.toml"
-    if not path.is_file():
-        raise ConfigError("the pack's t9/ folder has no names.toml", file=shown,
-                          hint="t9/names.toml holds [compound_surnames], [surnames], [titles], [prefixes], "
-                                "[name_chars]")
-    return load_name_tables(path, shown=f"{shown}/names.toml")

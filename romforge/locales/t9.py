@@ -1,23 +1,25 @@
 """T9 smart dial: find a contact by typing its name's pinyin (or any script) on the number keys.
 
-A query of digits matches a contact by the full spelling of its syllables, their initials,
-any mix of full syllables and initials in order (936643 = zeng+g+f), the given name alone
-(skipping the surname), or the phone number (substring). Ranking: exact full > prefix of
-full > initials > mixed > given name > number; ties by the contact's stable key (primary
-reading, name, number); at most 20 results, each with the span of the name (or number) it
-matched so a dialer can highlight it.
+A query of digits matches a contact by its syllables typed from the surname, the given name,
+another word or the middle of a word — each syllable in full or by its initial, in order —
+or by the phone number (substring). Matches rank as `t9rank` says (start, complete name,
+whole syllables over initials, skipped syllables, main reading, stable order); at most 20
+results, each with the span of the name (or number) it matched so a dialer can highlight it.
 
-The index is built once: per match kind, every key (the digits of one way to type the
-name) in one sorted list with a parallel list of contact ids. A query is a prefix range
-found by bisection; each extra digit bisects inside the previous range, so typing
-narrows the result set instead of scanning every contact.
+The index is built once: per slot (a match's static rank: where it starts, its typing
+pattern, syllables skipped, main or alternative reading) one sorted list of keys (the digits
+of one way to type the name) with a parallel list of contact ids, each key kept only in the
+best slot it has for its contact. A query is a prefix range found by bisection in each
+slot; each extra digit bisects inside the previous range, so typing narrows the result set
+instead of scanning every contact. The keys equal to the query (complete names) lead each
+range. For one- and two-digit queries, whose ranges are large, the smallest ids of each
+range are kept from the build.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
-import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +28,20 @@ from typing import Iterable
 from romforge.errors import InputError
 from romforge.locales.keypad import Keypad
 from romforge.locales.pinyin import PinyinData, ReadName, default_data, read_name
+from romforge.locales.t9rank import (FREE_SYLLABLES, NUMBER_SLOT, WORD, Contact, Entry, kind_of, locate,
+                                     make_entry, rank_walk, slot_of, slot_order, typings)
 from romforge.safeio import read_csv
 
+__all__ = ["Contact", "Entry", "KINDS", "MAX_RESULTS", "Match", "T9Index", "T9Search", "index_from_json",
+           "index_to_json", "load_data", "load_index", "number_digits", "read_contacts", "write_index"]
+
 MAX_RESULTS = 20
-FREE_SYLLABLES = 5  # every full/initial mix over the first five syllables; beyond, one choice for the rest
-KINDS = ("full", "prefix", "initials", "mixed", "given-name", "number")
-_CLASSES = ("full", "initials", "mixed", "given", "number")  # key lists; "full" serves full and prefix
+KINDS = ("full", "prefix", "initials", "mixed", "given-name", "word", "middle", "number")
 INDEX_FORMAT = "romforge-t9-index"
-INDEX_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Contact:
-    name: str
-    number: str
+INDEX_VERSION = 2
+_READ_VERSIONS = (1, 2)
+_SHORT = 2  # queries this long or shorter take their ranges' smallest ids from the build
+_SMALL_RANGE = 256  # ranges this small are ranked on the spot
 
 
 @dataclass(frozen=True)
@@ -59,83 +61,72 @@ def number_digits(number: str) -> tuple[str, tuple[int, ...]]:
     return "".join(number[i] for i in positions), positions
 
 
-def _typings(digits: tuple[str, ...]) -> set[str]:
-    """Every way to type the syllables: each in full or by its initial, in order (past
-    FREE_SYLLABLES the rest all take one choice, keeping long names to a bounded number of keys)."""
-    head = [(d, d[0]) if len(d) > 1 else (d,) for d in digits[:FREE_SYLLABLES]]
-    keys = set(map("".join, itertools.product(*head)))
-    tail = digits[FREE_SYLLABLES:]
-    if tail:
-        endings = ("".join(tail), "".join(d[0] for d in tail))
-        keys = {k + e for k in keys for e in endings}
-    return keys
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One contact as the index sees it: typed digits of each reading's syllables."""
-
-    contact: Contact
-    read: ReadName
-    typed: tuple[tuple[str, ...], ...]  # per reading, per syllable: digits ("" when not typeable)
-    syllable_of: tuple[tuple[int, ...], ...]  # per reading: index into read.spans for each typed syllable
-
-
-def _entry(contact: Contact, read: ReadName, keypad: Keypad) -> Entry:
-    typed, which = [], []
-    for reading in read.readings:
-        digits, idx = [], []
-        for i, syllable in enumerate(reading):
-            d = keypad.encode(syllable)
-            if d:
-                digits.append(d)
-                idx.append(i)
-        typed.append(tuple(digits))
-        which.append(tuple(idx))
-    return Entry(contact, read, tuple(typed), tuple(which))
+def _slot_keys(e: Entry, memo: dict) -> dict[str, int]:
+    """Every key of one contact with the best slot it has."""
+    best: dict[str, int] = {}
+    stride = slot_of(0, 1, 0, False)  # one pattern further on
+    get = best.get
+    for r, (digits, starts) in enumerate(zip(e.typed, e.starts)):
+        for k, where, words in starts:
+            free = FREE_SYLLABLES if where == WORD else 0
+            part = digits[k:]
+            found = memo.get((part, free, words))
+            if found is None:
+                found = memo[(part, free, words)] = typings(part, free, words)
+            base = slot_of(where, 0, k, r > 0)
+            for key, pattern in found.items():
+                slot = base + pattern * stride
+                if slot < get(key, NUMBER_SLOT):
+                    best[key] = slot
+    return best
 
 
 class T9Index:
-    """Sorted keys per match kind over a contact list; build once, query per keystroke."""
+    """Sorted keys per slot over a contact list; build once, query per keystroke."""
 
-    def __init__(self, entries: list[Entry], keys: dict[str, tuple[list[str], list[int]]], keypad: Keypad) -> None:
+    def __init__(self, entries: list[Entry], keys: dict[int, tuple[list[str], list[int]]], keypad: Keypad) -> None:
         self.entries = entries
         self.keys = keys
         self.keypad = keypad
+        # (slot, complete): the exact keys of a name slot, then its longer keys; the number slot whole (None)
+        self.order = sorted([(slot, complete) for slot in keys if slot != NUMBER_SLOT for complete in (True, False)]
+                            + [(slot, None) for slot in keys if slot == NUMBER_SLOT],
+                            key=lambda sc: slot_order(sc[0], bool(sc[1])))
+        self.short = {slot: _short_lists(*pair, whole=slot == NUMBER_SLOT) for slot, pair in keys.items()}
 
     # -- building --
     @classmethod
     def build(cls, contacts: Iterable[Contact], data: PinyinData | None = None) -> "T9Index":
         data = data or default_data()
         reads = [(c, read_name(c.name, data)) for c in contacts]
-        reads.sort(key=lambda cr: (cr[1].pinyin, cr[0].name, cr[0].number))  # ids are the stable tie order
-        entries = [_entry(c, r, data.keypad) for c, r in reads]
-        pairs: dict[str, list[tuple[str, int]]] = {k: [] for k in _CLASSES}
+        return cls.from_reads(reads, data.keypad)
+
+    @classmethod
+    def from_reads(cls, reads: list[tuple[Contact, ReadName]], keypad: Keypad) -> "T9Index":
+        reads = sorted(reads, key=lambda cr: (cr[1].pinyin, cr[0].name, cr[0].number))  # ids: the stable order
+        digits_of: dict[str, str] = {}
+        entries = [make_entry(c, r, keypad, digits_of) for c, r in reads]
+        slot_keys: dict[int, list[str]] = {NUMBER_SLOT: []}
+        slot_ids: dict[int, list[int]] = {NUMBER_SLOT: []}
+        memo: dict = {}
         for cid, e in enumerate(entries):
-            full, initials, mixed, given_keys = set(), set(), set(), set()
-            for digits, which in zip(e.typed, e.syllable_of):
-                if not digits:
-                    continue
-                all_full, all_initial = "".join(digits), "".join(d[0] for d in digits)
-                full.add(all_full)
-                initials.add(all_initial)
-                mixed |= _typings(digits)
-                given = e.read.given_start
-                if given is not None:
-                    start = next((k for k, i in enumerate(which) if i >= given), None)
-                    if start is not None:
-                        given_keys |= _typings(digits[start:])
-            mixed -= full | initials
-            number, _ = number_digits(e.contact.number)
-            numbers = {number[j:] for j in range(len(number))}
-            for kind, keys in (("full", full), ("initials", initials), ("mixed", mixed), ("given", given_keys),
-                               ("number", numbers)):
-                pairs[kind].extend((k, cid) for k in keys)
+            for key, slot in _slot_keys(e, memo).items():
+                if slot not in slot_keys:
+                    slot_keys[slot], slot_ids[slot] = [], []
+                slot_keys[slot].append(key)
+                slot_ids[slot].append(cid)
+            number = e.contact.number
+            if not (number.isascii() and number.isdigit()):
+                number = number_digits(number)[0]
+            tails = {number[j:] for j in range(len(number))}
+            slot_keys[NUMBER_SLOT] += tails
+            slot_ids[NUMBER_SLOT] += [cid] * len(tails)
         keys = {}
-        for kind, items in pairs.items():
-            items.sort()
-            keys[kind] = ([k for k, _ in items], [i for _, i in items])
-        return cls(entries, keys, data.keypad)
+        for slot in sorted(slot_keys):
+            unsorted, ids = slot_keys[slot], slot_ids[slot]
+            order = sorted(range(len(unsorted)), key=unsorted.__getitem__)  # stable: ids ascend within a key
+            keys[slot] = ([unsorted[i] for i in order], [ids[i] for i in order])
+        return cls(entries, keys, keypad)
 
     # -- querying --
     def search(self, digits: str) -> list[Match]:
@@ -145,15 +136,30 @@ class T9Index:
         return session.results()
 
     def scan(self, digits: str) -> list[Match]:
-        """The same answer by testing every contact in turn (the baseline the index is measured against)."""
+        """The same answer by walking every contact in turn (the baseline the index is measured against)."""
         _check_digits(digits)
-        found: list[tuple[int, int, Match]] = []
+        found: list[tuple[tuple, int, Match]] = []
         for cid, e in enumerate(self.entries):
-            match = _match_entry(e, digits)
-            if match is not None:
-                found.append((KINDS.index(match.kind), cid, match))
+            best = rank_walk(e, digits)
+            if best is not None:
+                found.append((slot_order(best.slot, best.complete), cid, _located(e, digits, best.slot,
+                                                                                   best.complete)))
+            elif digits in number_digits(e.contact.number)[0]:
+                found.append((slot_order(NUMBER_SLOT, False), cid, _located(e, digits, NUMBER_SLOT, False)))
         found.sort(key=lambda t: (t[0], t[1]))
         return [m for _, _, m in found[:MAX_RESULTS]]
+
+
+def _short_lists(keys: list[str], ids: list[int], *, whole: bool) -> dict[str, list[int]]:
+    """For each one- or two-digit prefix, the smallest ids (twice MAX_RESULTS) of the keys longer
+    than it, or (`whole`) of every key it begins."""
+    out: dict[str, list[int]] = {}
+    for p in (a + b for a in "0123456789" for b in ("",) + tuple("0123456789")):
+        lo = (bisect.bisect_left if whole else bisect.bisect_right)(keys, p)
+        hi = bisect.bisect_left(keys, p + ":", lo)
+        if hi - lo > _SMALL_RANGE:
+            out[p] = heapq.nsmallest(2 * MAX_RESULTS, set(ids[lo:hi]))
+    return out
 
 
 def _check_digits(digits: str) -> None:
@@ -167,18 +173,20 @@ class T9Search:
     def __init__(self, index: T9Index) -> None:
         self.index = index
         self.query = ""
-        self.ranges = {kind: (0, len(keys)) for kind, (keys, _) in index.keys.items()}
-        self._stack: list[dict[str, tuple[int, int]]] = []
+        self.ranges = {slot: (0, len(keys)) for slot, (keys, _) in index.keys.items()}
+        self._stack: list[dict[int, tuple[int, int]]] = []
 
     def push(self, digit: str) -> None:
         _check_digits(digit)
         self._stack.append(self.ranges)
         self.query += digit
         narrowed = {}
-        for kind, (lo, hi) in self.ranges.items():
-            keys = self.index.keys[kind][0]
-            new_lo = bisect.bisect_left(keys, self.query, lo, hi)
-            narrowed[kind] = (new_lo, bisect.bisect_left(keys, self.query + ":", new_lo, hi))  # ':' follows '9'
+        for slot, (lo, hi) in self.ranges.items():
+            if lo < hi:
+                keys = self.index.keys[slot][0]
+                lo = bisect.bisect_left(keys, self.query, lo, hi)
+                hi = bisect.bisect_left(keys, self.query + ":", lo, hi)  # ':' follows '9'
+            narrowed[slot] = (lo, hi)
         self.ranges = narrowed
 
     def pop(self) -> None:
@@ -189,106 +197,40 @@ class T9Search:
     def results(self) -> list[Match]:
         if not self.query:
             return []
-        taken: dict[int, str] = {}
-        full_keys, full_ids = self.index.keys["full"]
-        lo, hi = self.ranges["full"]
-        exact_hi = bisect.bisect_right(full_keys, self.query, lo, hi)
-        plan = [("full", full_ids, lo, exact_hi), ("prefix", full_ids, exact_hi, hi)]
-        for cls, kind in (("initials", "initials"), ("mixed", "mixed"), ("given", "given-name"),
-                          ("number", "number")):
-            lo, hi = self.ranges[cls]
-            plan.append((kind, self.index.keys[cls][1], lo, hi))
-        for kind, ids, lo, hi in plan:
-            need = MAX_RESULTS - len(taken)
-            if need <= 0:
-                break
+        query, index = self.query, self.index
+        taken: dict[int, tuple[int, bool]] = {}
+        for slot, complete in index.order:
+            lo, hi = self.ranges[slot]
             if lo >= hi:
                 continue
-            candidates = set(ids[lo:hi])
-            for cid in heapq.nsmallest(need + len(taken), candidates):
-                if cid not in taken and len(taken) < MAX_RESULTS:
-                    taken[cid] = kind
-        return [_located(self.index.entries[cid], self.query, kind) for cid, kind in taken.items()]
-
-
-# ---- where a query matched (for highlighting) ---------------------------------------------
-
-
-def _walk(digits: tuple[str, ...], start: int, query: str, allow_full: bool, allow_initial: bool) -> int | None:
-    """Index of the last syllable the query reaches when typed from `start`, or None.
-
-    Each syllable is typed in full or by its initial; past FREE_SYLLABLES the rest all take
-    the same choice (as the index keys do); the query may end inside a syllable typed in full.
-    """
-    choices = [c for c, ok in ((True, allow_full), (False, allow_initial)) if ok]
-
-    def step(i: int, rest: str, forced: bool | None) -> int | None:
-        if not rest:
-            return i - 1
-        if i >= len(digits):
-            return None
-        d = digits[i]
-        for full in ([forced] if forced is not None else choices):
-            tail = full if i - start >= FREE_SYLLABLES else None
-            if full:
-                if rest.startswith(d):
-                    found = step(i + 1, rest[len(d):], tail)
-                    if found is not None:
-                        return found
-                elif d.startswith(rest):
-                    return i  # the query ends inside this syllable
-            elif rest[0] == d[0]:
-                found = step(i + 1, rest[1:], tail)
-                if found is not None:
-                    return found
-        return None
-
-    return step(start, query, None)
-
-
-def _name_match(e: Entry, query: str, kind: str) -> tuple[int, int] | None:
-    for digits, which in zip(e.typed, e.syllable_of):
-        if not digits:
-            continue
-        start = 0
-        if kind == "given-name":
-            given = e.read.given_start
-            start = next((k for k, i in enumerate(which) if given is not None and i >= given), None)
-            if start is None:
+            keys, ids = index.keys[slot]
+            if complete is None:
+                a, b = lo, hi
+            else:
+                exact_hi = bisect.bisect_right(keys, query, lo, hi)
+                a, b = (lo, exact_hi) if complete else (exact_hi, hi)
+            if a >= b:
                 continue
-        allow_full = kind in ("full", "prefix", "mixed", "given-name")
-        allow_initial = kind in ("initials", "mixed", "given-name")
-        last = _walk(digits, start, query, allow_full, allow_initial)
-        if last is None:
-            continue
-        if kind == "full" and not (last == len(digits) - 1 and "".join(digits) == query):
-            continue
-        if kind == "prefix" and "".join(digits) == query:
-            continue
-        spans = e.read.spans
-        return spans[which[start]][0], spans[which[last]][1]
-    return None
+            short = index.short[slot].get(query) if not complete and b - a > _SMALL_RANGE else None
+            candidates = short if short is not None else heapq.nsmallest(MAX_RESULTS + len(taken), set(ids[a:b]))
+            for cid in candidates:
+                if cid not in taken:
+                    taken[cid] = (slot, bool(complete))
+                    if len(taken) >= MAX_RESULTS:
+                        break
+            if len(taken) >= MAX_RESULTS:
+                break
+        return [_located(index.entries[cid], query, slot, complete) for cid, (slot, complete) in taken.items()]
 
 
-def _number_match(e: Entry, query: str) -> tuple[int, int] | None:
-    digits, positions = number_digits(e.contact.number)
-    at = digits.find(query)
-    if at < 0:
-        return None
-    return positions[at], positions[at + len(query) - 1] + 1
-
-
-def _located(e: Entry, query: str, kind: str) -> Match:
-    span = _number_match(e, query) if kind == "number" else _name_match(e, query, kind)
-    return Match(e.contact, kind, span or (0, 0))
-
-
-def _match_entry(e: Entry, query: str) -> Match | None:
-    for kind in KINDS:
-        span = _number_match(e, query) if kind == "number" else _name_match(e, query, kind)
-        if span is not None:
-            return Match(e.contact, kind, span)
-    return None
+def _located(e: Entry, query: str, slot: int, complete: bool) -> Match:
+    """The match with its kind and the span it covers (for highlighting)."""
+    if slot == NUMBER_SLOT:
+        digits, positions = number_digits(e.contact.number)
+        at = digits.find(query)
+        return Match(e.contact, "number", (positions[at], positions[at + len(query) - 1] + 1))
+    span, start = locate(e, query, slot, complete)
+    return Match(e.contact, kind_of(e, slot, complete, start), span)
 
 
 # ---- contacts and the prebuilt index ----------------------------------------------------
@@ -313,36 +255,47 @@ def read_contacts(path: Path, *, shown: str | None = None) -> list[Contact]:
 
 
 def index_to_json(index: T9Index) -> str:
-    """The prebuilt index: contacts with their readings and the sorted keys, deterministic JSON."""
+    """The prebuilt index: the keypad and each contact with its readings, deterministic JSON. The
+    key lists are not stored: loading rebuilds them from the readings (no pinyin is read again)."""
     doc = {
         "format": INDEX_FORMAT,
         "version": INDEX_VERSION,
         "keypad": index.keypad.to_text(),
         "contacts": [{"name": e.contact.name, "number": e.contact.number, "options": [list(o) for o in e.read.options],
-                      "spans": [list(s) for s in e.read.spans], "given_start": e.read.given_start}
+                      "spans": [list(s) for s in e.read.spans], "given_start": e.read.given_start,
+                      "extra": [list(x) for x in e.read.extra]}
                      for e in index.entries],
-        "keys": {kind: [keys, ids] for kind, (keys, ids) in sorted(index.keys.items())},
     }
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
 
 
+def _read_from_json(c: dict) -> tuple[Contact, ReadName]:
+    name, number = c["name"], c["number"]
+    options = tuple(tuple(o) for o in c["options"])
+    spans = tuple((int(a), int(b)) for a, b in c["spans"])
+    extra = tuple(tuple(x) for x in c.get("extra", ()))
+    given = c["given_start"]
+    if not (isinstance(name, str) and isinstance(number, str) and len(spans) == len(options)
+            and all(o and all(isinstance(s, str) and s for s in o) for o in options)
+            and all(0 <= a < b <= len(name) for a, b in spans)
+            and all(len(x) == len(options) and all(isinstance(s, str) for s in x) for x in extra)
+            and (given is None or isinstance(given, int) and 0 <= given < len(options))):
+        raise ValueError(f"contact {name!r} is malformed")
+    return Contact(name, number), ReadName(name, options, spans, given, extra)
+
+
 def index_from_json(text: str, *, shown: str) -> T9Index:
+    """A prebuilt index, version 2 or the older version 1 (whose stored key lists are rebuilt like version 2's)."""
     try:
         doc = json.loads(text)
-        if doc.get("format") != INDEX_FORMAT or doc.get("version") != INDEX_VERSION:
-            raise InputError(f"not a {INDEX_FORMAT} version {INDEX_VERSION} file", file=shown)
+        if not isinstance(doc, dict) or doc.get("format") != INDEX_FORMAT or doc.get("version") not in _READ_VERSIONS:
+            raise InputError(f"not a {INDEX_FORMAT} file of version " + " or ".join(map(str, _READ_VERSIONS)),
+                             file=shown)
         keypad = Keypad.from_text(doc["keypad"])
-        entries = []
-        for c in doc["contacts"]:
-            read = ReadName(c["name"], tuple(tuple(o) for o in c["options"]), tuple(tuple(s) for s in c["spans"]),
-                            c["given_start"])
-            entries.append(_entry(Contact(c["name"], c["number"]), read, keypad))
-        keys = {kind: (list(pair[0]), list(pair[1])) for kind, pair in doc["keys"].items()}
-        if set(keys) != set(_CLASSES):
-            raise InputError("the index lacks some key lists", file=shown)
-    except (ValueError, KeyError, TypeError) as exc:
+        reads = [_read_from_json(c) for c in doc["contacts"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"not a readable T9 index: {exc}", file=shown) from None
-    return T9Index(entries, keys, keypad)
+    return T9Index.from_reads(reads, keypad)
 
 
 def load_data(*, pack: Path | None = None, data_file: Path | None = None) -> PinyinData:

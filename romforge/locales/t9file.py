@@ -11,10 +11,16 @@ Layout (all integers little-endian; README.md "T9 data file" documents it for di
     CHRS  u32 count, then per character (sorted by code point): u16 code point (BMP),
           u8 reading count n, n × u16 syllable ids (the everyday reading first)
     PHRS  UTF-8 "phrase<TAB>syllables" lines: phrases read otherwise than char by char
-    CSUR, SURN, TITL, PRFX, NCHR  UTF-8 "characters<TAB>reading|reading" lines: compound
-          surnames, surnames, titles, prefixes, given-name characters (the first reading is primary)
+    CSUR, SURN, TITL, PRFX, NCHR, GNAM, CLAS  UTF-8 "characters<TAB>reading|reading" lines:
+          compound surnames, surnames, titles, prefixes, given-name characters, given names,
+          classical names (the first reading is primary)
+    TRAD  UTF-8 "traditional<TAB>simplified" lines: characters looked up in the tables by
+          their simplified form
 
 Sections are written in this order with sorted contents, so the same inputs give the same bytes.
+Readers skip tags they do not know and take a missing GNAM, CLAS or TRAD as empty (files
+written before those sections existed), so the format version stays 1: it changes only when
+a section's layout does.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from romforge.locales.pinyin import TABLES, NameTables, PinyinData
 MAGIC = b"RFT9"
 FORMAT_VERSION = 1
 _TABLE_TAGS = {"compound_surnames": b"CSUR", "surnames": b"SURN", "titles": b"TITL", "prefixes": b"PRFX",
-               "name_chars": b"NCHR"}
+               "name_chars": b"NCHR", "given_names": b"GNAM", "classical_names": b"CLAS"}
+_OPTIONAL = (b"GNAM", b"CLAS", b"TRAD")  # added later: older files lack them
 MAX_FILE_BYTES = 16 << 20
 
 
@@ -54,7 +61,9 @@ def to_bytes(data: PinyinData) -> bytes:
         (b"SYLL", _lines(syllables)),
         (b"CHRS", bytes(chars)),
         (b"PHRS", _lines([f"{p}\t{' '.join(r)}" for p, r in sorted(data.phrases.items())])),
-    ] + [(_TABLE_TAGS[t], _table(getattr(data.names, t))) for t in TABLES]
+    ] + [(_TABLE_TAGS[t], _table(getattr(data.names, t))) for t in TABLES] + [
+        (b"TRAD", _lines([f"{t}\t{s}" for t, s in sorted(data.folds.items())])),
+    ]
     body = b"".join(tag + struct.pack("<I", len(payload)) + payload for tag, payload in sections)
     packed = zlib.compress(body, 9)
     return MAGIC + struct.pack("<HHI", FORMAT_VERSION, len(sections), zlib.crc32(packed)) + packed
@@ -68,7 +77,10 @@ def _parse_table(payload: bytes) -> dict[str, tuple[tuple[str, ...], ...]]:
     table = {}
     for line in _text_lines(payload):
         key, _, readings = line.partition("\t")
-        table[key] = tuple(tuple(r.split()) for r in readings.split("|"))
+        parsed = tuple(tuple(r.split()) for r in readings.split("|"))
+        if not key or any(len(r) != len(key) for r in parsed):
+            raise ValueError(f"table line {line!r} needs one syllable per character")
+        table[key] = parsed
     return table
 
 
@@ -107,8 +119,16 @@ def from_bytes(blob: bytes, *, shown: str) -> PinyinData:
         for line in _text_lines(sections[b"PHRS"]):
             phrase, _, reading = line.partition("\t")
             phrases[phrase] = tuple(reading.split())
+        for tag in _OPTIONAL:
+            sections.setdefault(tag, b"")
         names = NameTables(*(_parse_table(sections[_TABLE_TAGS[t]]) for t in TABLES))
         keypad = Keypad.from_text(sections[b"KPAD"].decode("utf-8"))
+        folds = {}
+        for line in _text_lines(sections[b"TRAD"]):
+            trad, _, simple = line.partition("\t")
+            if len(trad) != 1 or len(simple) != 1:
+                raise ValueError(f"TRAD line {line!r} is not two characters")
+            folds[trad] = simple
     except (KeyError, ValueError, IndexError, struct.error, zlib.error) as exc:
         raise InputError(f"the T9 data file is malformed: {exc}", file=shown) from None
-    return PinyinData(chars, phrases, names, keypad, meta.get("locale", ""), meta.get("version", ""))
+    return PinyinData(chars, phrases, names, keypad, meta.get("locale", ""), meta.get("version", ""), folds)
