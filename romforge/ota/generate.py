@@ -124,7 +124,7 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
             old_size = old_sha = None
         else:
             old = Path(old_images[name])
-            operations = plan_delta(old, new)
+            operations = plan_delta(old, new, minor_version=DELTA_MINOR_VERSION, cache=runcache.active())
             old_size, old_sha = old.stat().st_size, bytes.fromhex(sha256_file(old))
         plans.append(PartitionPlan(name, new.stat().st_size, bytes.fromhex(sha256_file(new)), operations,
                                    old_size, old_sha, version=str(new_state.timestamp)))
