@@ -158,13 +158,13 @@ def _other_nodes(covered: set[int], old_files: dict[str, Extents], old: BlockDig
             nodes += [Node([Segment(DATA, [e])]) for e in _pieces(to_extents(leftover), DATA_BLOCKS)]
         elif old_files and len(meta) <= 4 * SEGMENT_BLOCKS:  # a filesystem's metadata: against the old one's
             for piece in _pieces(to_extents(leftover), SEGMENT_BLOCKS):
-                nodes.append(Node([Segment(DIFF, piece, to_extents(meta) if meta else [(0, 1)])]))
+                nodes.append(Node([Segment(DIFF, piece, to_extents(meta) if meta else [(0, 1)], True)]))
         else:  # a raw image: each piece against the old blocks at about the same place
             for piece in _pieces(to_extents(leftover), SEGMENT_BLOCKS):
                 first, last = piece[0][0], piece[-1][0] + piece[-1][1]
                 a = max(0, min(first, old_blocks - 1) - MARGIN_BLOCKS)
                 b = min(old_blocks, max(last, a + 1) + MARGIN_BLOCKS)
-                nodes.append(Node([Segment(DIFF, piece, [(a, b - a)])]))
+                nodes.append(Node([Segment(DIFF, piece, [(a, b - a)], True)]))
     return nodes
 
 

@@ -14,7 +14,7 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from romforge.ota.extents import Extents
+from romforge.ota.extents import Extents, to_extents
 
 FUSE_BLOCKS = 4096  # neighbours are fused into operations of up to 16 MiB
 DATA_FUSE_BLOCKS = 512  # new data: 2 MiB, one xz stream per REPLACE_XZ
@@ -29,6 +29,7 @@ class Segment:
     kind: str
     dst: Extents
     src: Extents = field(default_factory=list)
+    flexible: bool = False  # its source is only material to diff against (metadata, raw images)
 
     @property
     def blocks(self) -> int:
@@ -130,12 +131,53 @@ def _strongly_connected(succ: list[set[int]]) -> list[list[int]]:
 _RANK = {COPY: 0, ZERO: 1, DIFF: 2, PUFF: 2, DATA: 3}
 
 
+MAX_CYCLE_BLOCKS = 16384  # a cycle of more than 64 MiB gives up flexible sources to break up
+SMALL_DIFF_BLOCKS = 8  # in a cycle with a PUFFDIFF, diffs this small become new data
+
+
+def _trim(nodes: list[Node], components: list[list[int]], new_blocks: int) -> bool:
+    """Break cycles that would cost a PUFFDIFF its own operation, or make one over
+    MAX_CYCLE_BLOCKS: flexible sources give up the blocks the PUFFDIFFs (or, in a large
+    cycle, the other members) write; in a cycle with a PUFFDIFF, small diffs (directories,
+    small files) become new data, which reads nothing. True when anything changed."""
+    changed = False
+    for component in components:
+        if len(component) < 2:
+            continue
+        members = [nodes[i] for i in component]
+        if any(s.kind == PUFF for m in members for s in m.segments):
+            writers = [m for m in members if m.kind == PUFF]
+            for m in members:
+                if m.kind == DIFF and m.blocks <= SMALL_DIFF_BLOCKS:
+                    m.segments[:] = [Segment(DATA, s.dst) for s in m.segments]
+                    changed = True
+        elif sum(m.blocks for m in members) > MAX_CYCLE_BLOCKS:
+            writers = members
+        else:
+            continue
+        for m in members:
+            for k, seg in enumerate(m.segments):
+                if not seg.flexible:
+                    continue
+                taken = {b for w in writers if w is not m for s, n in w.dst for b in range(s, s + n)}
+                keep = [b for s, n in seg.src for b in range(s, s + n) if b not in taken]
+                if len(keep) < sum(n for _, n in seg.src):
+                    m.segments[k] = Segment(seg.kind if keep else DATA, seg.dst, to_extents(keep), True)
+                    changed = True
+    return changed
+
+
 def order_nodes(nodes: list[Node], new_blocks: int) -> list[Node]:
     """A valid order: a node that reads block b runs before the one that writes b. Each cycle
     (strongly connected component) is fused into one node, which reads before it writes."""
     nodes = sorted(nodes, key=lambda n: (_RANK[n.kind], n.dst[0]))
     succ = _edges(nodes, new_blocks)
     components = _strongly_connected(succ)
+    for _ in range(2):
+        if not _trim(nodes, components, new_blocks):
+            break
+        succ = _edges(nodes, new_blocks)
+        components = _strongly_connected(succ)
     fused: list[Node] = []
     member_of: dict[int, int] = {}
     for c, component in enumerate(components):

@@ -10,9 +10,9 @@ as extents of the puffed stream (in bits: whole bytes times 8), and each puffed 
 length. update_engine puffs the source, applies the bsdiff patch (BSDF2 here) to the puffed
 source and huffs the result into the destination blocks. It needs minor version 5 or later.
 
-Which deflate streams are puffed: those of zip entries whose content changed (another CRC
-or size, or new), in both versions; an unchanged entry's compressed bytes are the same on
-both sides, and bsdiff copies them as they are. Every destination stream is checked to huff
+Which deflate streams are puffed: those of zip entries whose compressed bytes changed (new
+content, or the same content deflated another way), in both versions; an unchanged entry's
+compressed bytes are the same on both sides, and bsdiff copies them as they are. Every destination stream is checked to huff
 back to its exact bits before it is listed, so the device rebuilds the same bytes.
 """
 
@@ -66,10 +66,19 @@ def zip_entries(data: bytes) -> dict[str, ZipEntry] | None:
         return None
 
 
-def changed_deflated(old: dict[str, ZipEntry], new: dict[str, ZipEntry]) -> set[str]:
-    """Deflated entries of `new` whose content is not the same as in `old`."""
-    return {name for name, e in new.items() if e.method == zipfile.ZIP_DEFLATED and e.compressed_size and
-            (name not in old or (old[name].crc, old[name].size) != (e.crc, e.size))}
+def changed_deflated(old_data: bytes, old: dict[str, ZipEntry], new_data: bytes,
+                     new: dict[str, ZipEntry]) -> set[str]:
+    """Deflated entries of `new` whose compressed bytes are not the same as in `old` (other
+    content, or the same content deflated another way)."""
+    changed = set()
+    for name, e in new.items():
+        if e.method != zipfile.ZIP_DEFLATED or not e.compressed_size:
+            continue
+        o = old.get(name)
+        if o is None or (o.crc, o.size, o.compressed_size) != (e.crc, e.size, e.compressed_size) or \
+                old_data[o.offset:o.offset + o.compressed_size] != new_data[e.offset:e.offset + e.compressed_size]:
+            changed.add(name)
+    return changed
 
 
 def locate(data: bytes, entries: dict[str, ZipEntry], names: set[str], *,
@@ -141,7 +150,7 @@ def make_puffdiff(old: bytes, new: bytes, bsdiff: Callable[[bytes, bytes], bytes
     old_entries, new_entries = zip_entries(old), zip_entries(new)
     if old_entries is None or new_entries is None:
         return None
-    names = changed_deflated(old_entries, new_entries)
+    names = changed_deflated(old, old_entries, new, new_entries)
     dst, dst_puffs = locate(new, new_entries, names, verify=True)
     if not dst:
         return None
