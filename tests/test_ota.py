@@ -20,6 +20,7 @@ import pytest
 
 from independent_ota import (BROTLI_BSDIFF, PUFFDIFF, REPLACE_XZ, SOURCE_COPY, apply_in_place, read_payload,
                              read_payload_from_zip, wire_fields)
+from otakit import zip_of
 from romforge.ota.generate import ota_from_target_files, ota_partitions, target_images
 from romforge.ota.images import file_map
 from romforge.ota.keys import generate_test_key, load_signing_key
@@ -27,17 +28,6 @@ from romforge.samplerom import mutate_week
 from romforge.tree import RomTree, materialize, stage
 
 SIG_ASN1_SHA256 = bytes.fromhex("3031300d060960864801650304020105000420")
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    import io
-    import zipfile
-
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(zipfile.ZipInfo(name, date_time=(2009, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
-    return out.getvalue()
 
 
 def week_extras(week: int) -> dict[tuple[str, str], bytes]:
@@ -59,8 +49,8 @@ def week_extras(week: int) -> dict[tuple[str, str], bytes]:
         for name in sorted(app)[::7]:
             app[name] = app[name].replace(words[3], b"renamed", 2)
         lib = lib[:50_000] + b"\x90" * 24 + lib[50_000:-24]
-    return {("system", "framework/services.jar"): _zip(classes),
-            ("product", "app/Notes/Notes.apk" if week == 1 else "app/Jotter/Jotter.apk"): _zip(app),
+    return {("system", "framework/services.jar"): zip_of(classes),
+            ("product", "app/Notes/Notes.apk" if week == 1 else "app/Jotter/Jotter.apk"): zip_of(app),
             ("system", f"lib64/libicu{71 + week}.so"): lib}
 
 

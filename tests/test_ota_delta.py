@@ -5,13 +5,12 @@ Every plan is written as a real payload and applied in place by the independent 
 from __future__ import annotations
 
 import hashlib
-import io
 import random
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from otakit import zip_of
 from independent_ota import BROTLI_BSDIFF, PUFFDIFF, SOURCE_BSDIFF, apply_in_place, read_payload
 from romforge.ota.delta import plan_delta
 from romforge.ota.keys import load_signing_key
@@ -73,14 +72,6 @@ def test_a_raw_image_diffs_well_and_applies_in_place(raw_pair, ota_test_key, tmp
     assert data * 20 < new.stat().st_size, data
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(zipfile.ZipInfo(name, date_time=(2009, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
-    return out.getvalue()
-
-
 def _image(files: list[bytes]) -> tuple[bytes, dict[str, list[tuple[int, int]]]]:
     """Files laid out one after another from block 1 (block 0: a 'superblock'), with their map."""
     out = bytearray(b"SUPERBLOCK".ljust(BLOCK, b"\0"))
@@ -97,10 +88,10 @@ def mapped_pair(tmp_path_factory):
     rng = random.Random(9)
     classes = {f"C{i}.class": _code(rng, rng.randrange(2000, 9000)) for i in range(30)}
     lib = _code(rng, 300_000)
-    old, old_map = _image([lib, _zip(classes)])
+    old, old_map = _image([lib, zip_of(classes)])
     for name in sorted(classes)[::6]:
         classes[name] = classes[name][:500] + b"new method" + classes[name][500:]
-    new, new_map = _image([lib[:1000] + b"patched" + lib[1007:], _zip(classes)])
+    new, new_map = _image([lib[:1000] + b"patched" + lib[1007:], zip_of(classes)])
     root = tmp_path_factory.mktemp("mapped")
     (root / "old.img").write_bytes(old)
     (root / "new.img").write_bytes(new)

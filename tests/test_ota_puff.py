@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import independent_puffin as other
+from otakit import zip_of
 from independent_ota import wire_fields
 from romforge.ota.bsdiff import bsdf2, make_patch
 from romforge.ota.bspatch import bspatch_bytes
@@ -43,17 +44,6 @@ def test_puff_matches_the_independent_codec_and_huffs_back_bit_exact(level: int,
     assert other.huff(puff) == (rebuilt, written)
 
 
-def _zip(entries: dict[str, bytes], *, level: int = 6) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, data in entries.items():
-            method = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
-            info = zipfile.ZipInfo(name, date_time=(2009, 1, 1, 0, 0, 0))
-            info.compress_type = method
-            zf.writestr(info, data, compresslevel=level)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def jar_pair() -> tuple[bytes, bytes]:
     """An app's jar and the same jar a week later: a few classes changed, one added, one stored entry."""
@@ -66,7 +56,7 @@ def jar_pair() -> tuple[bytes, bytes]:
         body[len(body) // 2:len(body) // 2] = b"inserted bytes, as a code change does"
         new[name] = bytes(body)
     new["org/romforge/Added.class"] = _text(rng, 3000)
-    return _zip(classes), _zip(new)
+    return zip_of(classes), zip_of(new)
 
 
 def test_puffed_streams_agree_and_round_trip(jar_pair) -> None:
@@ -105,7 +95,7 @@ def test_a_jar_deflated_at_another_level_is_puffed_whole_and_still_applies(jar_p
 
     old, new = jar_pair
     entries = {i.filename: zipfile.ZipFile(io.BytesIO(new)).read(i) for i in zipfile.ZipFile(io.BytesIO(new)).infolist()}
-    recompressed = _zip(entries, level=1)
+    recompressed = zip_of(entries, level=1)
     patch = make_puffdiff(old, recompressed, _bsdf2)
     assert len(read_puffdiff(patch).dst_deflates) == 41
     assert _puffpatch(tmp_path, old, patch) == recompressed

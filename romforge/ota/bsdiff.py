@@ -112,11 +112,19 @@ def _take(parts: list[bytes], start: int, n: int) -> list[bytes]:
 # ---- making a patch ------------------------------------------------------------------------
 
 
-def raw_diff(old: bytes, new: bytes) -> Patch:
-    """bsdiff of `new` against `old`, with no-match stretches moved to the literal stream."""
+def suffix_array(old: bytes) -> bytearray:
+    from detools.suffix_array import divsufsort
+
+    sa = bytearray(4 * (len(old) + 1))
+    divsufsort(old, sa)
+    return sa
+
+
+def raw_diff(old: bytes, new: bytes, sa: bytearray | None = None) -> Patch:
+    """bsdiff of `new` against `old` (whose suffix array `sa` may be given), with no-match
+    stretches moved to the literal stream."""
     from detools import bsdiff as dbsdiff
     from detools.common import unpack_size_bytes
-    from detools.suffix_array import divsufsort
 
     patch = Patch()
     if not new:
@@ -124,10 +132,7 @@ def raw_diff(old: bytes, new: bytes) -> Patch:
     if not old:
         patch.literal(new)
         return patch
-    sa = bytearray(4 * (len(old) + 1))
-    divsufsort(old, sa)
-    chunks = dbsdiff.create_patch(sa, old, new, bytearray(len(new) + 1))
-    del sa
+    chunks = dbsdiff.create_patch(sa if sa is not None else suffix_array(old), old, new, bytearray(len(new) + 1))
     newpos = oldpos = 0
     for i in range(0, len(chunks), 5):
         diff, extra = chunks[i + 1], chunks[i + 3]
@@ -189,35 +194,52 @@ def _aligned(old: bytes, new: bytes, pos: int, delta: int, out: list[bytes]) -> 
     return pos
 
 
+WHOLE_OLD = 16 << 20  # old bytes up to this size are searched whole when nearer ones have nothing
+
+
 def make_patch(old: bytes, new: bytes) -> Patch:
     """A patch from `old` to `new` that follows their alignment: while new bytes agree (mostly)
     with old bytes at the current offset, they are added there, with no search at all (code
     that moved as a whole, its addresses changed); where the alignment is lost, a short
-    stretch is bsdiffed against the old bytes near it (then, if that finds nothing, against
-    more of them, in longer stretches), and the alignment bsdiff lands on is followed on.
-    bsdiff's scan does the same where it must, at the cost of a search at every byte."""
+    stretch is bsdiffed against the old bytes near it, and the alignment bsdiff lands on is
+    followed on. Where that finds nothing the search widens, in longer stretches: old bytes
+    within MARGIN (windows on a grid, so one suffix sort serves several stretches), then all
+    of them when there are at most WHOLE_OLD. bsdiff's own scan searches at every byte."""
     patch = Patch()
     pos, delta = 0, (len(old) - len(new)) // 2
-    stretch, near = STRETCH, NEAR
+    stretch, level = STRETCH, 0
+    cached: tuple[int, int, bytearray] | None = None
     while pos < len(new):
         diffs: list[bytes] = []
         end = _aligned(old, new, pos, delta, diffs)
         if end > pos:
             patch.add(pos + delta, b"".join(diffs))
             pos = end
-            stretch, near = STRETCH, NEAR
+            stretch, level = STRETCH, 0
             continue
         end = min(len(new), pos + stretch)
         centre = min(max(0, pos + delta), len(old))
-        lo, hi = max(0, centre - near), min(len(old), centre + (end - pos) + near)
-        sub = raw_diff(old[lo:hi], new[pos:end])
+        sa = None
+        if level == 0:
+            lo, hi = max(0, centre - NEAR), min(len(old), centre + (end - pos) + NEAR)
+        else:
+            if level >= 2 and len(old) <= WHOLE_OLD:
+                lo, hi = 0, len(old)
+            else:
+                lo = max(0, centre - MARGIN) // MARGIN * MARGIN
+                hi = min(len(old), (centre + (end - pos) + MARGIN) // MARGIN * MARGIN + MARGIN)
+            if cached is not None and cached[0] <= lo and hi <= cached[1]:
+                lo, hi, sa = cached
+            else:
+                sa = suffix_array(old[lo:hi])
+                cached = (lo, hi, sa)
+        sub = raw_diff(old[lo:hi], new[pos:end], sa)
         patch.extend(sub, lo)
-        matched = sum(x for x, _, _ in sub.entries)
-        if matched * 2 >= end - pos:  # bsdiff found where these bytes come from
+        if sum(x for x, _, _ in sub.entries) * 2 >= end - pos:  # bsdiff found where these bytes come from
             delta = lo + sub.oldpos - end
-            stretch, near = STRETCH, NEAR
+            stretch, level = STRETCH, 0
         else:  # new bytes, or a source further away: look wider, in longer stretches
-            near = MARGIN
+            level += 1
             stretch = min(WINDOW, stretch * 4)
         pos = end
     return patch
@@ -231,14 +253,14 @@ def bsdf2(streams: tuple[bytes, bytes, bytes], new_size: int) -> bytes:
     makes it smaller. The diff stream (mostly zeros, the rest small numbers) is bzip2's: on the
     realistic week's libraries bzip2 -9 makes it 20 % smaller than brotli at quality 9, in half
     the time; brotli (quality 11) is tried on it only below 256 KiB. The other two streams get
-    both, brotli at quality 11 below 1 MiB and 9 above."""
+    both, brotli at quality 11 below 64 KiB and 9 above (11 is ten times slower)."""
     import brotli
 
     kinds, packed = [], []
     for i, stream in enumerate(streams):
         candidates = [(BZ2, bz2.compress(stream, 9))]
         if len(stream) < (256 << 10 if i == 1 else 16 << 20):
-            quality = 11 if len(stream) < 1 << 20 else 9
+            quality = 11 if len(stream) < 64 << 10 else 9
             candidates.append((BROTLI, brotli.compress(stream, quality=quality, lgwin=24)))
         kind, data = min(candidates, key=lambda c: (len(c[1]), c[0]))
         kinds.append(kind)
