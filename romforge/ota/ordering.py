@@ -135,34 +135,38 @@ MAX_CYCLE_BLOCKS = 16384  # a cycle of more than 64 MiB gives up flexible source
 SMALL_DIFF_BLOCKS = 8  # in a cycle with a PUFFDIFF, diffs this small become new data
 
 
-def _trim(nodes: list[Node], components: list[list[int]], new_blocks: int) -> bool:
-    """Break cycles that would cost a PUFFDIFF its own operation, or make one over
-    MAX_CYCLE_BLOCKS: flexible sources give up the blocks the PUFFDIFFs (or, in a large
-    cycle, the other members) write; in a cycle with a PUFFDIFF, small diffs (directories,
-    small files) become new data, which reads nothing. True when anything changed."""
+def _trim(nodes: list[Node], components: list[list[int]]) -> bool:
+    """Break cycles that would cost a PUFFDIFF its own operation, or make one operation of
+    more than MAX_CYCLE_BLOCKS (a worker's memory and the other cores' work). In a cycle with
+    a PUFFDIFF, small diffs (directories, small files) become new data, which reads nothing,
+    and flexible sources give up the blocks the PUFFDIFFs write; in a large cycle, flexible
+    sources and diffs give up the blocks other members write (a diff then has a little less
+    old data to draw on). True when anything changed."""
     changed = False
     for component in components:
         if len(component) < 2:
             continue
         members = [nodes[i] for i in component]
-        if any(s.kind == PUFF for m in members for s in m.segments):
-            writers = [m for m in members if m.kind == PUFF]
-            for m in members:
-                if m.kind == DIFF and m.blocks <= SMALL_DIFF_BLOCKS:
-                    m.segments[:] = [Segment(DATA, s.dst) for s in m.segments]
-                    changed = True
-        elif sum(m.blocks for m in members) > MAX_CYCLE_BLOCKS:
-            writers = members
-        else:
+        puffs = [m for m in members if m.kind == PUFF]
+        big = sum(m.blocks for m in members) > MAX_CYCLE_BLOCKS
+        if not puffs and not big:
             continue
+        for m in members if puffs else ():
+            if m.kind == DIFF and m.blocks <= SMALL_DIFF_BLOCKS:
+                m.segments[:] = [Segment(DATA, s.dst) for s in m.segments]
+                changed = True
+        written: dict[int, int] = {}
+        for k, w in enumerate(members if big else puffs):
+            for start, n in w.dst:
+                for b in range(start, start + n):
+                    written[b] = id(w)
         for m in members:
             for k, seg in enumerate(m.segments):
-                if not seg.flexible:
+                if not (seg.flexible or (big and seg.kind == DIFF)):
                     continue
-                taken = {b for w in writers if w is not m for s, n in w.dst for b in range(s, s + n)}
-                keep = [b for s, n in seg.src for b in range(s, s + n) if b not in taken]
+                keep = [b for start, n in seg.src for b in range(start, start + n) if written.get(b, id(m)) == id(m)]
                 if len(keep) < sum(n for _, n in seg.src):
-                    m.segments[k] = Segment(seg.kind if keep else DATA, seg.dst, to_extents(keep), True)
+                    m.segments[k] = Segment(seg.kind if keep else DATA, seg.dst, to_extents(keep), seg.flexible)
                     changed = True
     return changed
 
@@ -173,8 +177,8 @@ def order_nodes(nodes: list[Node], new_blocks: int) -> list[Node]:
     nodes = sorted(nodes, key=lambda n: (_RANK[n.kind], n.dst[0]))
     succ = _edges(nodes, new_blocks)
     components = _strongly_connected(succ)
-    for _ in range(2):
-        if not _trim(nodes, components, new_blocks):
+    for _ in range(3):
+        if not _trim(nodes, components):
             break
         succ = _edges(nodes, new_blocks)
         components = _strongly_connected(succ)
