@@ -173,7 +173,7 @@ def image_bytes(week: Week, which: str) -> int:
 def report(week: Week, results: dict[str, Measured]) -> list[str]:
     lines = [f"== {week.summary}",
              f"   images: {image_bytes(week, 'old') / 2**20:.0f} MiB old, {image_bytes(week, 'new') / 2**20:.0f} MiB new",
-             f"| method | bytes | time | peak RSS | |", "| --- | ---: | ---: | ---: | --- |"]
+             "| method | bytes | time | peak RSS | |", "| --- | ---: | ---: | ---: | --- |"]
     for label, m in results.items():
         size = f"{m.size / 1e6:.3f} MB" if m.size is not None else "did not finish"
         lines.append(f"| {label} | {size} | {m.seconds:.1f} s | {m.peak_rss / 2**20:.0f} MiB | {m.note} |")

@@ -17,7 +17,8 @@ from otakit import zip_of
 from independent_ota import wire_fields
 from romforge.ota.bsdiff import bsdf2, make_patch
 from romforge.ota.bspatch import bspatch_bytes
-from romforge.ota.puff import PuffError, huff_deflate, huff_stream, puff_deflate, puff_stream
+from romforge.ota.huff import huff_deflate, huff_stream
+from romforge.ota.puff import PuffError, puff_deflate, puff_stream
 from romforge.ota.puffdiff import apply_puffdiff, locate, make_puffdiff, read_puffdiff, zip_entries
 
 

@@ -88,25 +88,19 @@ class Patch:
 
     def extend(self, other: "Patch", old_base: int) -> None:
         """Append `other`, whose old pointer starts at `old_base` of this patch's old bytes."""
+        diffs, extras = b"".join(other.diffs), b"".join(other.extras)
         d = e = 0
         pos = old_base
         for x, y, z in other.entries:
             if x:
-                self.add(pos, b"".join(_take(other.diffs, d, x)))
-            self.literal(b"".join(_take(other.extras, e, y)))
+                self.add(pos, diffs[d:d + x])
+            self.literal(extras[e:e + y])
             pos += x + z
             d += x
             e += y
 
     def streams(self) -> tuple[bytes, bytes, bytes]:
         return encode_control(self.entries), b"".join(self.diffs), b"".join(self.extras)
-
-
-def _take(parts: list[bytes], start: int, n: int) -> list[bytes]:
-    """Bytes start..start+n of the concatenation of `parts` (joined lazily by the caller)."""
-    joined = b"".join(parts) if len(parts) != 1 else parts[0]
-    parts[:] = [joined]
-    return [joined[start:start + n]]
 
 
 # ---- making a patch ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from romforge.ota.extents import (BLOCK_SIZE, Extents, ImageReader, block_digest
 from romforge.ota.matching import COPY as PAIR_COPY, DIFF as PAIR_DIFF, BlockDigests, pair_files
 from romforge.ota.ordering import (COPY, DATA, DIFF, PUFF, ZERO, Node, Segment, absorb_small_copies,
                                    fuse_neighbours, order_nodes)
-from romforge.ota.payload import Op, Operation, parallel_map
+from romforge.ota.payload import Operation, parallel_map
 from romforge.ota.puffdiff import ZIP_MAGIC
 from romforge.runcache import RunCache
 

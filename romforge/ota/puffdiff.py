@@ -24,7 +24,8 @@ import zipfile
 from dataclasses import dataclass
 from typing import Callable
 
-from romforge.ota.puff import BitExtent, PuffError, huff_deflate, huff_stream, puff_deflate, puff_stream
+from romforge.ota.huff import huff_deflate, huff_stream
+from romforge.ota.puff import BitExtent, PuffError, puff_deflate, puff_stream
 
 MAGIC = b"PUF1"
 PATCH_VERSION = 1
