@@ -25,6 +25,10 @@ Targets (realistic week): payload <= 0.3x the best general-purpose differ and <=
 estimate; generation <= 2x xdelta3's time; peak RSS <= 1.5 GiB. Moved week: payload <= 1x zstd.
 
     .venv/bin/python benchmarks/ota.py [--files 23000] [--app-mb 48] [--weeks realistic,moved]
+        [--methods romforge,zstd,xdelta3,bsdiff,estimate] [--romforge-from CHECKOUT] [--bsdiff-max-mb 160]
+
+--romforge-from runs another checkout's romforge on the same images too (the "before" row).
+Each result is printed to stderr as soon as it is measured; the tables come at the end.
 """
 
 from __future__ import annotations
@@ -154,10 +158,12 @@ def bsdiff_command(old: Path, new: Path, out: Path) -> list[str]:
     return ["bsdiff", str(old), str(new), str(out)]
 
 
-def romforge_diff(week: Week, work: Path, key: Path) -> Measured:
+def romforge_diff(week: Week, work: Path, key: Path, code: Path | None = None) -> Measured:
+    """`romforge ota diff` in a fresh process; `code`: another checkout's romforge/ to run instead."""
     out = work / f"romforge-{week.name}.zip"
+    env = dict(os.environ, PYTHONPATH=str(code)) if code is not None else None
     seconds, peak, _ = run_measured([str(ROMFORGE), "ota", "diff", str(week.old), str(week.new), "-o", str(out),
-                                     "--key", str(key)])
+                                     "--key", str(key)], env=env)
     with zipfile.ZipFile(out) as zf:
         payload = zf.getinfo("payload.bin").file_size
     zip_size = out.stat().st_size
@@ -187,7 +193,10 @@ def main() -> int:
     parser.add_argument("--weeks", default="realistic,moved")
     parser.add_argument("--packages", default=",".join(PACKAGES), help="Debian packages of the realistic week")
     parser.add_argument("--bsdiff-max-mb", type=int, default=160, help="largest image whole-image bsdiff is run on")
-    parser.add_argument("--skip-baselines", action="store_true", help="romforge only (for profiling runs)")
+    parser.add_argument("--methods", default="romforge,zstd,xdelta3,bsdiff,estimate",
+                        help="which of romforge,zstd,xdelta3,bsdiff,estimate to run")
+    parser.add_argument("--romforge-from", type=Path, action="append", default=[],
+                        help="also run the romforge of another checkout (its top directory), e.g. main's")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where downloads, ROMs and images are kept")
     args = parser.parse_args()
 
@@ -205,23 +214,33 @@ def main() -> int:
         work = Path(tmp)
         key = work / "benchkey"
         generate_test_key(key)
+        methods = set(args.methods.split(","))
         for week in chosen:
-            print(f"{week.name}: romforge ota diff …", file=sys.stderr)
-            results = {"romforge payload.bin": romforge_diff(week, work, key)}
-            if not args.skip_baselines:
-                print(f"{week.name}: zstd …", file=sys.stderr)
-                results["zstd -19 --long --patch-from"] = whole_image(week, work, "zstd", zstd_command)
-                print(f"{week.name}: xdelta3 …", file=sys.stderr)
-                results["xdelta3 -9"] = whole_image(week, work, "xdelta3", xdelta_command)
-                print(f"{week.name}: bsdiff (whole images up to {args.bsdiff_max_mb} MiB) …", file=sys.stderr)
-                results["bsdiff (whole image)"] = whole_image(week, work, "bsdiff", bsdiff_command,
-                                                              max_mb=args.bsdiff_max_mb, timeout=1800)
-                if week.name == "realistic":
-                    print(f"{week.name}: AOSP-style estimate …", file=sys.stderr)
+            results: dict[str, Measured] = {}
+
+            def measure(label: str, run) -> None:
+                print(f"{week.name}: {label} …", file=sys.stderr)
+                results[label] = m = run()
+                print(f"  {label}: {m.size} bytes, {m.seconds:.1f} s, {m.peak_rss >> 20} MiB {m.note}", file=sys.stderr)
+
+            if "romforge" in methods:
+                measure("romforge payload.bin", lambda: romforge_diff(week, work, key))
+            for code in args.romforge_from:
+                measure(f"romforge payload.bin ({code.name})", lambda: romforge_diff(week, work, key, code))
+            if "xdelta3" in methods:
+                measure("xdelta3 -9", lambda: whole_image(week, work, "xdelta3", xdelta_command))
+            if "zstd" in methods:
+                measure("zstd -19 --long --patch-from", lambda: whole_image(week, work, "zstd", zstd_command))
+            if "bsdiff" in methods:
+                measure("bsdiff (whole image)", lambda: whole_image(week, work, "bsdiff", bsdiff_command,
+                                                                   max_mb=args.bsdiff_max_mb, timeout=1800))
+            if "estimate" in methods and week.name == "realistic":
+                def estimate() -> Measured:
                     start = time.perf_counter()
-                    estimate = aosp_estimate(week.old, week.new)
-                    results["AOSP-style estimate (per-file bsdiff, zips inflated)"] = Measured(
-                        estimate, time.perf_counter() - start, 0, "computed in the benchmark process")
+                    size = aosp_estimate(week.old, week.new)
+                    return Measured(size, time.perf_counter() - start, 0, "computed in the benchmark process")
+
+                measure("AOSP-style estimate (per-file bsdiff, zips inflated)", estimate)
             lines += report(week, results)
             verdicts += _verdicts(week, results)
     print()
@@ -232,7 +251,9 @@ def main() -> int:
 
 
 def _verdicts(week: Week, results: dict[str, Measured]) -> list[str]:
-    ours = results["romforge payload.bin"]
+    ours = results.get("romforge payload.bin")
+    if ours is None:
+        return []
     out = [f"{week.name}: peak RSS {ours.peak_rss / 2**30:.2f} GiB (target <= 1.5)  "
            f"{'OK' if ours.peak_rss <= 1.5 * 2**30 else 'MISSED'}"]
     general = {k: v for k, v in results.items() if k.split()[0] in ("zstd", "xdelta3", "bsdiff") and v.size}

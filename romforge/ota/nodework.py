@@ -21,7 +21,8 @@ from romforge.ota.payload import Op, best_replace
 from romforge.ota.puffdiff import MAGIC as PUFF_MAGIC, make_puffdiff
 from romforge.runcache import RunCache
 
-REPLACE_TRY_BYTES = 4 << 20  # diffs of new blocks this small are also tried as REPLACE_XZ
+REPLACE_TRY_BYTES = 4 << 20  # diffs of new blocks this small are also tried as REPLACE_XZ …
+REPLACE_TRY_SHARE = 10  # … when the patch is over a tenth of them (a good diff is far smaller than xz)
 _MAGICS = {Op.BROTLI_BSDIFF: BSDF2_MAGIC, Op.SOURCE_BSDIFF: BSDIFF40_MAGIC, Op.PUFFDIFF: PUFF_MAGIC}
 
 
@@ -54,7 +55,8 @@ def _diff(old: ImageReader, new: ImageReader, segments: list, minor: int) -> tup
     new_size = sum(count(dst) for _, dst, _ in segments) * BLOCK_SIZE
     candidates = [_patch_file(compose(parts), new_size, minor)]
     del parts
-    if new_size <= REPLACE_TRY_BYTES and all(b is not None for b in new_bytes):
+    if new_size <= REPLACE_TRY_BYTES and len(candidates[0][1]) * REPLACE_TRY_SHARE > new_size and \
+            all(b is not None for b in new_bytes):
         candidates.append(best_replace(b"".join(new_bytes), try_bz2=False))
     return _smallest(candidates, new_size, lambda: b"".join(
         b if b is not None else new.read(dst) for b, (_, dst, _) in zip(new_bytes, segments)))
@@ -68,7 +70,7 @@ def _puff(old: ImageReader, new: ImageReader, dst: Extents, src: Extents, minor:
     else:
         candidate = (Op.PUFFDIFF, patch)
     candidates = [candidate]
-    if len(new_bytes) <= REPLACE_TRY_BYTES:
+    if len(new_bytes) <= REPLACE_TRY_BYTES and len(candidate[1]) * REPLACE_TRY_SHARE > len(new_bytes):
         candidates.append(best_replace(new_bytes, try_bz2=False))
     return _smallest(candidates, len(new_bytes), lambda: new_bytes)
 

@@ -139,16 +139,16 @@ def _trim(nodes: list[Node], components: list[list[int]]) -> bool:
     """Break cycles that would cost a PUFFDIFF its own operation, or make one operation of
     more than MAX_CYCLE_BLOCKS (a worker's memory and the other cores' work). In a cycle with
     a PUFFDIFF, small diffs (directories, small files) become new data, which reads nothing,
-    and flexible sources give up the blocks the PUFFDIFFs write; in a large cycle, flexible
-    sources and diffs give up the blocks other members write (a diff then has a little less
-    old data to draw on). True when anything changed."""
+    and flexible sources give up the blocks the PUFFDIFFs write; in a large cycle (counting
+    what is not copied), flexible sources and diffs give up the blocks other members write
+    (a diff only when it keeps three quarters of its old data). True when anything changed."""
     changed = False
     for component in components:
         if len(component) < 2:
             continue
         members = [nodes[i] for i in component]
         puffs = [m for m in members if m.kind == PUFF]
-        big = sum(m.blocks for m in members) > MAX_CYCLE_BLOCKS
+        big = sum(s.blocks for m in members for s in m.segments if s.kind != COPY) > MAX_CYCLE_BLOCKS
         if not puffs and not big:
             continue
         for m in members if puffs else ():
@@ -165,9 +165,11 @@ def _trim(nodes: list[Node], components: list[list[int]]) -> bool:
                 if not (seg.flexible or (big and seg.kind == DIFF)):
                     continue
                 keep = [b for start, n in seg.src for b in range(start, start + n) if written.get(b, id(m)) == id(m)]
-                if len(keep) < sum(n for _, n in seg.src):
-                    m.segments[k] = Segment(seg.kind if keep else DATA, seg.dst, to_extents(keep), seg.flexible)
-                    changed = True
+                total = sum(n for _, n in seg.src)
+                if len(keep) == total or (not seg.flexible and len(keep) * 4 < total * 3):
+                    continue  # a file's diff gives up a little of its old data, never most of it
+                m.segments[k] = Segment(seg.kind if keep else DATA, seg.dst, to_extents(keep), seg.flexible)
+                changed = True
     return changed
 
 
