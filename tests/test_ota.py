@@ -137,9 +137,9 @@ def _data_for(ota: Path, image: Path, partition: str, path: str) -> tuple[int, i
 
 
 @pytest.mark.parametrize("partition,path,most", [
-    ("system", "framework/services.jar", 0.25),  # changed classes: diffed inflated (PUFFDIFF)
+    ("system", "framework/services.jar", 0.25),  # changed classes: diffed puffed (PUFFDIFF)
     ("product", "app/Jotter/Jotter.apk", 0.25),  # renamed app, found by the blocks it shares
-    ("system", "lib64/libicu73.so", 0.02),  # renamed library, found by its name without version numbers
+    ("system", "lib64/libicu73.so", 0.1),  # renamed library (96 KiB of it random: 37 % if sent whole), found by name
 ])
 def test_changed_moved_and_renamed_files_cost_a_small_part_of_their_size(ota_env: dict, partition: str, path: str,
                                                                         most: float) -> None:
