@@ -4,7 +4,8 @@ Shares no code with romforge.ota: the payload header is unpacked by hand, the ma
 decoded from the protobuf wire format here (field numbers written down from
 update_metadata.proto, not taken from romforge's .proto), data is decompressed and patched by
 Debian's command-line tools (`xz -d`, `bzip2 -d`, `bspatch`), BSDF2 patches are turned into BSDIFF40 with the `brotli` and
-`bzip2` tools) and the update is applied IN
+`bzip2` tools), PUFFDIFF's puffing and huffing is tests/independent_puffin.py's (a second
+implementation of puffin's format) around Debian's bspatch, and the update is applied IN
 PLACE on a copy of the source image, so an operation that reads a block an earlier one
 already wrote produces a wrong image.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BLOCK = 4096
-REPLACE, REPLACE_BZ, SOURCE_COPY, SOURCE_BSDIFF, ZERO, REPLACE_XZ, BROTLI_BSDIFF = 0, 1, 4, 5, 6, 8, 10
+REPLACE, REPLACE_BZ, SOURCE_COPY, SOURCE_BSDIFF, ZERO, REPLACE_XZ, PUFFDIFF, BROTLI_BSDIFF = 0, 1, 4, 5, 6, 8, 9, 10
 
 
 def wire_fields(data: bytes) -> list[tuple[int, int, object]]:
@@ -151,6 +152,26 @@ def bsdf2_to_bsdiff40(patch: bytes) -> bytes:
     return b"BSDIFF40" + struct.pack("<QQ", len(packed[0]), len(packed[1])) + new_size + b"".join(packed)
 
 
+def _bspatch(work: Path, old: bytes, patch: bytes) -> bytes:
+    (work / "old").write_bytes(old)
+    (work / "patch").write_bytes(bsdf2_to_bsdiff40(patch))
+    subprocess.run(["bspatch", str(work / "old"), str(work / "new"), str(work / "patch")], check=True,
+                   capture_output=True)
+    return (work / "new").read_bytes()
+
+
+def _puffpatch(work: Path, src: bytes, patch: bytes) -> bytes:
+    """Puff the source, bspatch the puffed stream, huff the result (puffpatch.cc's steps)."""
+    from independent_puffin import huffed_stream, puffed_stream, read_patch
+
+    src_info, dst_info, inner = read_patch(patch, wire_fields)
+    puffed, puffs = puffed_stream(src, src_info["deflates"])
+    assert len(puffed) == src_info["puff_length"] and puffs == src_info["puffs"]
+    dst_puffed = _bspatch(work, puffed, inner)
+    assert len(dst_puffed) == dst_info["puff_length"]
+    return huffed_stream(dst_puffed, dst_info["deflates"], dst_info["puffs"])
+
+
 def apply_in_place(payload: RawPayload, source: Path | None, out_dir: Path) -> dict[str, str]:
     """Apply every partition with Debian's tools, in place; returns name → SHA-256 of the result."""
     digests = {}
@@ -186,11 +207,9 @@ def apply_in_place(payload: RawPayload, source: Path | None, out_dir: Path) -> d
                     elif op.type == SOURCE_COPY:
                         new = src
                     elif op.type in (SOURCE_BSDIFF, BROTLI_BSDIFF):
-                        (work / "old").write_bytes(src)
-                        (work / "patch").write_bytes(bsdf2_to_bsdiff40(blob))
-                        subprocess.run(["bspatch", str(work / "old"), str(work / "new"), str(work / "patch")],
-                                       check=True, capture_output=True)
-                        new = (work / "new").read_bytes()
+                        new = _bspatch(work, src, blob)
+                    elif op.type == PUFFDIFF:
+                        new = _puffpatch(work, src, blob)
                     else:
                         raise AssertionError(f"operation type {op.type} is not expected in romforge payloads")
                     assert len(new) <= size

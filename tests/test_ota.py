@@ -1,6 +1,9 @@
 """A/B OTA packages: full and incremental payloads of two sample ROM versions, applied by romforge
-and by an independent path (Debian's xz/bzip2/bspatch, in place), signatures checked with
-openssl, and tampered packages rejected before any image is written."""
+and by an independent path (Debian's xz/bzip2/bspatch and a second puffin codec, in place),
+signatures checked with openssl, and tampered packages rejected before any image is written.
+
+Week 2 also changes a jar and an APK (deflate-aware PUFFDIFF), renames a versioned library
+(libicu72.so → libicu73.so) and renames the APK (Notes.apk → Jotter.apk, found by content)."""
 
 from __future__ import annotations
 
@@ -15,21 +18,59 @@ from pathlib import Path
 
 import pytest
 
-from independent_ota import (BROTLI_BSDIFF, REPLACE_XZ, SOURCE_COPY, apply_in_place, read_payload,
+from independent_ota import (BROTLI_BSDIFF, PUFFDIFF, REPLACE_XZ, SOURCE_COPY, apply_in_place, read_payload,
                              read_payload_from_zip, wire_fields)
+from otakit import zip_of
 from romforge.ota.generate import ota_from_target_files, ota_partitions, target_images
+from romforge.ota.images import file_map
 from romforge.ota.keys import generate_test_key, load_signing_key
 from romforge.samplerom import mutate_week
-from romforge.tree import RomTree
+from romforge.tree import RomTree, materialize, stage
 
 SIG_ASN1_SHA256 = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
+def week_extras(week: int) -> dict[tuple[str, str], bytes]:
+    """A jar, an app and a versioned library, as week `week` ships them."""
+    import random
+
+    rng = random.Random(11)
+    words = [rng.randbytes(rng.randrange(2, 7)) for _ in range(60)]
+
+    def text(n: int) -> bytes:
+        return b" ".join(rng.choice(words) for _ in range(n // 4))[:n]
+
+    classes = {f"com/android/server/S{i:03d}.class": text(rng.randrange(500, 6000)) for i in range(50)}
+    app = {f"res/raw/r{i:02d}.xml": text(rng.randrange(500, 4000)) for i in range(30)}
+    lib = rng.randbytes(96 << 10) + text(160 << 10)
+    if week > 1:
+        for name in sorted(classes)[::10]:
+            classes[name] = classes[name][:300] + b"a method added this week" + classes[name][300:]
+        for name in sorted(app)[::7]:
+            app[name] = app[name].replace(words[3], b"renamed", 2)
+        lib = lib[:50_000] + b"\x90" * 24 + lib[50_000:-24]
+    return {("system", "framework/services.jar"): zip_of(classes),
+            ("product", "app/Notes/Notes.apk" if week == 1 else "app/Jotter/Jotter.apk"): zip_of(app),
+            ("system", f"lib64/libicu{71 + week}.so"): lib}
+
+
+def _with(base: Path, out: Path, files: dict[tuple[str, str], bytes]) -> Path:
+    staged = stage(RomTree.open(base), out.parent / f"{out.name}-work")
+    for (partition, path), data in files.items():
+        staged.write_file(partition, path, data)
+    materialize(staged, out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def ota_env(sample_rom: Path, ota_test_key: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Week 1 = the sample ROM, week 2 = it a week later; their images; full and incremental OTAs."""
+    """Week 1 = the sample ROM (plus a jar, an app, a library), week 2 = it a week later; their
+    images; full and incremental OTAs."""
     root = tmp_path_factory.mktemp("ota")
-    new_rom = mutate_week(sample_rom, root / "week2", edits=60, adds=10, removes=6, moves=6, seed=3)
+    old_rom = _with(sample_rom, root / "week1", week_extras(1))
+    later = mutate_week(sample_rom, root / "week2-base", edits=60, adds=10, removes=6, moves=6, seed=3)
+    new_rom = _with(later, root / "week2", week_extras(2))
+    sample_rom = old_rom
     key = load_signing_key(ota_test_key)
     images = {}
     for name, rom in (("old", sample_rom), ("new", new_rom)):
@@ -78,13 +119,34 @@ def test_independent_in_place_apply_gives_the_same_images(ota_env: dict, tmp_pat
         assert part.new_hash.hex() == _expected(ota_env)[part.name]
     types = {op.type for part in payload.partitions for op in part.ops}
     if kind == "incremental":
-        assert {SOURCE_COPY, BROTLI_BSDIFF} <= types  # file-aware: copies and per-file diffs
+        assert {SOURCE_COPY, BROTLI_BSDIFF, PUFFDIFF} <= types  # file-aware: copies, per-file diffs, zips inflated
     else:
         assert types <= {0, 1, REPLACE_XZ}
 
 
 def test_incremental_is_much_smaller_than_full(ota_env: dict) -> None:
     assert ota_env["incremental"].stat().st_size * 5 < ota_env["full"].stat().st_size
+
+
+def _data_for(ota: Path, image: Path, partition: str, path: str) -> tuple[int, int, set[int]]:
+    """(bytes of payload data spent on the operations that write the file, its size, their types)."""
+    blocks = {b for start, n in file_map(image)[path] for b in range(start, start + n)}
+    part = next(p for p in read_payload_from_zip(ota).partitions if p.name == partition)
+    ops = [op for op in part.ops if any(start <= b < start + n for start, n in op.dst for b in blocks)]
+    return sum(op.data_length or 0 for op in ops), len(blocks) * 4096, {op.type for op in ops}
+
+
+@pytest.mark.parametrize("partition,path,most", [
+    ("system", "framework/services.jar", 0.25),  # changed classes: diffed puffed (PUFFDIFF)
+    ("product", "app/Jotter/Jotter.apk", 0.25),  # renamed app, found by the blocks it shares
+    ("system", "lib64/libicu73.so", 0.1),  # renamed library (96 KiB of it random: 37 % if sent whole), found by name
+])
+def test_changed_moved_and_renamed_files_cost_a_small_part_of_their_size(ota_env: dict, partition: str, path: str,
+                                                                        most: float) -> None:
+    spent, size, types = _data_for(ota_env["incremental"], ota_env["images"]["new"][partition], partition, path)
+    assert spent < most * size, (spent, size, types)
+    if path.endswith((".jar", ".apk")):
+        assert PUFFDIFF in types
 
 
 # ---- what update_engine's checker insists on, read from the wire -----------------------------

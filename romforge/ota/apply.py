@@ -12,7 +12,6 @@ their SHA-256 checked against the manifest, and renamed into place together.
 from __future__ import annotations
 
 import base64
-import bz2
 import hashlib
 import lzma
 import os
@@ -24,16 +23,22 @@ from pathlib import Path
 from romforge.errors import InputError, ReleaseError
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file
+from romforge.ota.bspatch import bspatch_bytes, bspatch_stream, decompress_stream
 from romforge.ota.payload import (BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, SUPPORTED_DELTA_MINORS, Op, Payload,
-                                  bspatch, parse_payload, parse_signatures)
+                                  parse_payload, parse_signatures)
+from romforge.ota.puff import PuffError
+from romforge.ota.puffdiff import apply_puffdiff, read_puffdiff
 from romforge.tree import sha256_file
 
 FULL_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ}
-DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.ZERO}
+DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.PUFFDIFF, Op.ZERO}
+MIN_MINOR = {Op.BROTLI_BSDIFF: 4, Op.PUFFDIFF: 5}  # update_engine's kBrotliBsdiffMinorPayloadVersion, kPuffdiff…
 PARTITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # it names files in --out and --source
 MAX_PARTITION_BYTES = 64 << 30  # larger claims are refused before anything is sized from them
-COMPRESSED = {Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
-DIFFS = {Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF}
+MAX_PUFFDIFF_BYTES = 512 << 20  # a PUFFDIFF is applied in memory: larger source or destination is refused
+COMPRESSED = {Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.PUFFDIFF}
+DIFFS = {Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.PUFFDIFF}
+PIECE = 1 << 20
 
 
 class OtaRejected(InputError):
@@ -110,7 +115,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
         writer = [-1] * new_blocks
         for index, op in enumerate(part.operations):
             where = f"{name} operation {index} ({OP_NAMES.get(op.type, op.type)})"
-            if op.type not in allowed:
+            if op.type not in allowed or m.minor_version < MIN_MINOR.get(op.type, 0):
                 raise _fail(pkg, f"{where}: not allowed in a {'full' if full else 'minor ' + str(m.minor_version)} "
                                  "payload")
             if op.HasField("src_length") or op.HasField("dst_length"):
@@ -143,8 +148,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                     raise _fail(pkg, f"{where}: {op.data_length} bytes of data are not smaller than its blocks")
                 if op.type == Op.REPLACE and not dst_bytes - BLOCK_SIZE < op.data_length <= dst_bytes:
                     raise _fail(pkg, f"{where}: {op.data_length} bytes do not fill its {dst_bytes // BLOCK_SIZE} blocks")
-                blob = payload.blob(op)
-                if len(op.data_sha256_hash) != 32 or hashlib.sha256(blob).digest() != op.data_sha256_hash:
+                if len(op.data_sha256_hash) != 32 or _blob_sha256(payload, op) != op.data_sha256_hash:
                     raise _fail(pkg, f"{where}: data blob does not match its data_sha256_hash (corrupted or "
                                      "tampered payload)", hint="download the OTA again")
                 offset += op.data_length
@@ -165,6 +169,14 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
     if end != payload.size:
         raise _fail(pkg, f"payload is {payload.size} bytes but its manifest accounts for {end}",
                     hint="the payload was truncated or has trailing bytes")
+
+
+def _blob_sha256(payload: Payload, op) -> bytes:
+    h = hashlib.sha256()
+    read = payload.blob_reader(op)
+    for at in range(0, op.data_length, PIECE):
+        h.update(read(at, min(PIECE, op.data_length - at)))
+    return h.digest()
 
 
 def _check_order(pkg: OtaPackage, part, writer: list[int]) -> None:
@@ -275,54 +287,87 @@ def ota_info(path: Path) -> OtaReport:
 # ---- applying -----------------------------------------------------------------------
 
 
-def _read_extents(f, extents) -> bytes:
-    parts = []
-    for e in extents:
-        f.seek(e.start_block * BLOCK_SIZE)
-        parts.append(f.read(e.num_blocks * BLOCK_SIZE))
-    return b"".join(parts)
+class _ExtentIO:
+    """An operation's extents of an open image as one stream of bytes."""
+
+    def __init__(self, f, extents) -> None:
+        self.f = f
+        self.spans = [(e.start_block * BLOCK_SIZE, e.num_blocks * BLOCK_SIZE) for e in extents]
+        self.size = sum(n for _, n in self.spans)
+        self.pos = 0  # for writing: bytes written so far
+
+    def read(self, offset: int, length: int) -> bytes:
+        parts = []
+        for start, n in self.spans:
+            if length <= 0:
+                break
+            if offset >= n:
+                offset -= n
+                continue
+            take = min(n - offset, length)
+            self.f.seek(start + offset)
+            data = self.f.read(take)
+            parts.append(data + bytes(take - len(data)))
+            length -= take
+            offset = 0
+        return b"".join(parts)
+
+    def write(self, data: bytes) -> None:
+        if self.pos + len(data) > self.size:
+            raise ValueError("operation output does not fit its blocks")
+        view = memoryview(data)
+        offset, done = self.pos, 0
+        for start, n in self.spans:
+            if offset >= n:
+                offset -= n
+                continue
+            take = min(n - offset, len(view) - done)
+            self.f.seek(start + offset)
+            self.f.write(view[done:done + take])
+            done += take
+            offset = 0
+            if done == len(view):
+                break
+        self.pos += len(data)
+
+    def pad(self) -> None:
+        """Zeros to the end of the last block (a stream shorter than its blocks)."""
+        while self.pos < self.size:
+            self.write(bytes(min(PIECE, self.size - self.pos)))
+
+    def sha256(self) -> bytes:
+        h = hashlib.sha256()
+        for at in range(0, self.size, PIECE):
+            h.update(self.read(at, min(PIECE, self.size - at)))
+        return h.digest()
 
 
-def _write_extents(f, extents, data: bytes) -> None:
-    pos = 0
-    for e in extents:
-        length = e.num_blocks * BLOCK_SIZE
-        f.seek(e.start_block * BLOCK_SIZE)
-        f.write(data[pos:pos + length])
-        pos += length
-
-
-def _decompress(kind: int, data: bytes, limit: int) -> bytes:
-    if kind == Op.REPLACE_XZ:
-        d = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-    else:
-        d = bz2.BZ2Decompressor()
-    out = d.decompress(data, max_length=limit + 1)
-    if len(out) > limit or not d.eof:
-        raise ValueError("decompressed data does not fit its blocks")
-    return out
-
-
-def operation_output(op, blob: bytes, source) -> bytes:
-    """The bytes one operation writes to its dst_extents (padded to whole blocks)."""
-    size = _extent_blocks(op.dst_extents) * BLOCK_SIZE
+def apply_operation(op, payload: Payload, source, out) -> None:
+    """Write one operation's output into `out`, streaming: never more than a few MiB at once
+    (a PUFFDIFF, applied in memory, is capped at MAX_PUFFDIFF_BYTES)."""
+    dst = _ExtentIO(out, op.dst_extents)
+    blob = payload.blob_reader(op) if op.HasField("data_length") else None
     if op.type == Op.REPLACE:
-        out = blob
+        for at in range(0, op.data_length, PIECE):
+            dst.write(blob(at, min(PIECE, op.data_length - at)))
     elif op.type in (Op.REPLACE_XZ, Op.REPLACE_BZ):
-        out = _decompress(op.type, blob, size)
-    elif op.type == Op.ZERO:
-        out = b""
-    else:
-        src = _read_extents(source, op.src_extents)
-        if hashlib.sha256(src).digest() != op.src_sha256_hash:
+        decompress_stream("xz" if op.type == Op.REPLACE_XZ else "bz2", blob, op.data_length, dst.write, dst.size)
+    elif op.type != Op.ZERO:
+        src = _ExtentIO(source, op.src_extents)
+        if src.sha256() != op.src_sha256_hash:
             raise ValueError("source blocks do not match src_sha256_hash")
         if op.type == Op.SOURCE_COPY:
-            out = src
+            for at in range(0, src.size, PIECE):
+                dst.write(src.read(at, min(PIECE, src.size - at)))
+        elif op.type == Op.PUFFDIFF:
+            if max(src.size, dst.size) > MAX_PUFFDIFF_BYTES:
+                raise ValueError(f"a PUFFDIFF over more than {MAX_PUFFDIFF_BYTES >> 20} MiB")
+            patch = read_puffdiff(blob(0, op.data_length))
+            dst.write(apply_puffdiff(src.read(0, src.size), patch, dst.size,
+                                     lambda old, p, limit: bspatch_bytes(old, p, limit)))
         else:
-            out = bspatch(src, blob, limit=size)
-    if len(out) > size:
-        raise ValueError("operation output does not fit its blocks")
-    return out + b"\0" * (size - len(out))
+            bspatch_stream(blob, op.data_length, src.read, src.size, dst.write, limit=dst.size)
+    dst.pad()
 
 
 def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, public=None) -> OtaReport:
@@ -369,13 +414,11 @@ def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source
         with open(temp, "wb") as out:
             out.truncate(part.new_partition_info.size)
             for index, op in enumerate(part.operations):
-                blob = payload.blob(op) if op.HasField("data_length") else b""
                 try:
-                    data = operation_output(op, blob, src)
-                except (ValueError, lzma.LZMAError, OSError, EOFError) as exc:
+                    apply_operation(op, payload, src, out)
+                except (ValueError, PuffError, lzma.LZMAError, OSError, EOFError) as exc:
                     raise _fail(pkg, f"{part.partition_name} operation {index} ({OP_NAMES[op.type]}) cannot be "
                                      f"applied: {exc}") from None
-                _write_extents(out, op.dst_extents, data)
     finally:
         if src is not None:
             src.close()

@@ -9,6 +9,8 @@ the metadata area, 12-byte dirents, FLAT_PLAIN / FLAT_INLINE data layouts.
 
 from __future__ import annotations
 
+import mmap
+import os
 import stat
 import struct
 from dataclasses import dataclass, field, replace
@@ -72,13 +74,24 @@ class _Reader:
 
 
 def read_erofs(image: Path | bytes, *, source: str | None = None) -> ErofsImage:
-    """Every inode of an uncompressed erofs image, keyed by path."""
+    """Every inode of an uncompressed erofs image, keyed by path. An image file is mapped, not
+    read: only its metadata and directory blocks are ever touched."""
     if isinstance(image, (bytes, bytearray, memoryview)):
-        data = image
-        where = source or "erofs image"
-    else:
-        data = Path(image).read_bytes()
-        where = source or str(image)
+        return _parse(image, source or "erofs image")
+    with open(image, "rb") as f:
+        if not os.fstat(f.fileno()).st_size:
+            return _parse(b"", source or str(image))
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            return _parse(mapped, source or str(image))
+        finally:
+            try:
+                mapped.close()
+            except BufferError:  # a view is still alive; the mapping goes with it
+                pass
+
+
+def _parse(data, where: str) -> ErofsImage:
     r = _Reader(data, where)
     sb = r.take(SUPER_OFFSET, 128)
     magic, _crc, _compat, blkszbits, _ext, root_nid, _inos, build_time, _nsec, blocks, meta_blkaddr, \

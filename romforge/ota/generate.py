@@ -127,7 +127,7 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
             old_size = old_sha = None
         else:
             old = Path(old_images[name])
-            operations = plan_delta(old, new, cores=cores)
+            operations = plan_delta(old, new, minor_version=DELTA_MINOR_VERSION, cache=cache, cores=cores)
             old_size, old_sha = old.stat().st_size, bytes.fromhex(sha256_file(old))
         plans.append(PartitionPlan(name, new.stat().st_size, bytes.fromhex(sha256_file(new)), operations,
                                    old_size, old_sha, version=str(new_state.timestamp)))
@@ -145,7 +145,8 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
 
 
 def ota_from_target_files(new: Path | RomTree, out: Path, key: OtaKey, *, old: Path | RomTree | None = None,
-                          progress: Progress | None = None, cores: Cores | None = None) -> OtaResult:
+                          progress: Progress | None = None, cores: Cores | None = None,
+                          cache: RunCache | None = None) -> OtaResult:
     """A signed OTA package at `out` that installs `new` (from `old` when given).
 
     Images come from IMAGES/ in the target-files, or are built from their trees. The
@@ -174,7 +175,8 @@ def ota_from_target_files(new: Path | RomTree, out: Path, key: OtaKey, *, old: P
             (work / "old").mkdir()
             old_images = target_images(old_tree, partitions, work / "old", cores=cores)
         result = write_ota(work / out.name, key, new_images, new_state, old_images=old_images, old_state=old_state,
-                           groups=groups, snapshot=snapshot, workdir=work, progress=progress, cores=cores)
+                           groups=groups, snapshot=snapshot, workdir=work, progress=progress, cores=cores,
+                           cache=cache)
         (work / out.name).rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)

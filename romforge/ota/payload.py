@@ -93,98 +93,6 @@ class PayloadInfo:
                 f"METADATA_HASH={b64(self.metadata_sha256)}\nMETADATA_SIZE={self.metadata_size}\n")
 
 
-# ---- bsdiff patches -----------------------------------------------------------------
-#
-# BSDIFF40 (Colin Percival's format, bzip2 streams) and BSDF2 (AOSP's bsdiff: the same
-# control/diff/extra streams, each compressed with bzip2 or brotli as named in the header):
-#   0 "BSDF2" | 5 ctrl compressor | 6 diff compressor | 7 extra compressor
-#   8 len(ctrl) | 16 len(diff) | 24 len(new file)  (sign-magnitude little-endian int64)
-#   32 ctrl | diff | extra
-# update_engine's bspatch reads both; BROTLI_BSDIFF operations carry BSDF2.
-
-BSDF2_MAGIC = b"BSDF2"
-RAW, BZ2, BROTLI = 0, 1, 2
-
-
-def _int64(value: int) -> bytes:
-    return (value if value >= 0 else (1 << 63) | -value).to_bytes(8, "little")
-
-
-def _uint64(data: bytes) -> int:
-    raw = int.from_bytes(data, "little")
-    return -(raw & ((1 << 63) - 1)) if raw >> 63 else raw
-
-
-def bsdf2_from_streams(streams: tuple[bytes, bytes, bytes], new_size: int) -> bytes:
-    """BSDF2 from raw control/diff/extra streams, each compressed by whichever of bzip2 and brotli
-    makes it smaller (brotli at quality 11 below 4 MiB, 9 above, where 11 gets slow)."""
-    import brotli
-
-    kinds, packed = [], []
-    for stream in streams:
-        quality = 11 if len(stream) < 4 << 20 else 9
-        candidates = [(BROTLI, brotli.compress(stream, quality=quality, lgwin=24))]
-        if len(stream) < 32 << 20:
-            candidates.append((BZ2, bz2.compress(stream, 9)))
-        kind, data = min(candidates, key=lambda c: (len(c[1]), c[0]))
-        kinds.append(kind)
-        packed.append(data)
-    return (BSDF2_MAGIC + bytes(kinds) + _int64(len(packed[0])) + _int64(len(packed[1])) + _int64(new_size)
-            + b"".join(packed))
-
-
-def patch_new_size(patch: bytes) -> int:
-    """The output size a BSDIFF40 or BSDF2 patch declares (checked before any allocation)."""
-    if len(patch) < 32 or not (patch.startswith(b"BSDIFF40") or patch.startswith(BSDF2_MAGIC)):
-        raise ValueError("not a BSDIFF40 or BSDF2 patch")
-    return _uint64(patch[24:32])
-
-
-def bspatch(old: bytes, patch: bytes, *, limit: int) -> bytes:
-    """Apply a BSDIFF40 or BSDF2 patch; every stream is decompressed with a size cap."""
-    import bsdiff4.core
-
-    size = patch_new_size(patch)
-    if not 0 <= size <= limit:
-        raise ValueError(f"patch output of {size} bytes does not fit its {limit}-byte destination")
-    if patch.startswith(b"BSDIFF40"):
-        kinds = (BZ2, BZ2, BZ2)
-    else:
-        kinds = tuple(patch[5:8])
-    lengths = (_uint64(patch[8:16]), _uint64(patch[16:24]))
-    if min(lengths) < 0 or 32 + sum(lengths) > len(patch):
-        raise ValueError("patch stream lengths point past its end")
-    raw = (patch[32:32 + lengths[0]], patch[32 + lengths[0]:32 + sum(lengths)], patch[32 + sum(lengths):])
-    caps = (24 * (size + 1) + 24, size, size)
-    streams = [_decompress_capped(kind, data, cap) for kind, data, cap in zip(kinds, raw, caps)]
-    if len(streams[0]) % 24:
-        raise ValueError("patch control stream is not whole 24-byte entries")
-    return bsdiff4.core.patch(old, size, streams[0], streams[1], streams[2])
-
-
-def _decompress_capped(kind: int, data: bytes, cap: int) -> bytes:
-    if kind == RAW:
-        out = data
-    elif kind == BZ2:
-        d = bz2.BZ2Decompressor()
-        out = d.decompress(data, max_length=cap + 1)
-    elif kind == BROTLI:
-        import brotli
-
-        d = brotli.Decompressor()
-        out = d.process(data, output_buffer_limit=cap + 1)
-        while not d.is_finished() and len(out) <= cap:
-            more = d.process(b"", output_buffer_limit=cap + 1 - len(out))
-            if not more:
-                break
-            out += more
-    else:
-        raise ValueError(f"unknown patch stream compressor {kind}")
-    if len(out) > cap:
-        raise ValueError("patch stream decompresses past its declared size")
-    return out
-
-
 # ---- compression of REPLACE data ----------------------------------------------------
 
 
@@ -414,6 +322,17 @@ class Payload:
 
     def blob(self, op: um.InstallOperation) -> bytes:
         return self.read(self.data_offset + op.data_offset, op.data_length)
+
+    def blob_reader(self, op: um.InstallOperation):
+        """(offset, length) → bytes of the operation's data blob, bounds-checked (for streaming)."""
+        base, size = self.data_offset + op.data_offset, op.data_length
+
+        def read(offset: int, length: int) -> bytes:
+            if offset < 0 or length < 0 or offset + length > size:
+                raise ValueError("read past the end of an operation's data")
+            return self.read(base + offset, length)
+
+        return read
 
     def signatures_blob(self) -> bytes:
         return self.read(self.data_offset + self.manifest.signatures_offset, self.manifest.signatures_size)

@@ -157,7 +157,7 @@ def write_delta(ctx: BuildContext, p: BuildPlan, source_release: Path, out: Path
     from romforge.ota.generate import ota_from_target_files
 
     ota_from_target_files(out / "target-files.zip", dest, p.ota_key, old=source_release / "target-files.zip",
-                          cores=ctx.cores)
+                          cores=ctx.cores, cache=ctx.cache.shared)
 
 
 

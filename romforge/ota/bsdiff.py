@@ -1,0 +1,280 @@
+"""bsdiff patches: making them (windowed, with exact runs found first) and their two file formats.
+
+BSDIFF40 (Colin Percival's format, bzip2 streams) and BSDF2 (AOSP's bsdiff: the same
+control/diff/extra streams, each compressed with bzip2 or brotli as named in the header):
+  0 "BSDF2" | 5 ctrl compressor | 6 diff compressor | 7 extra compressor
+  8 len(ctrl) | 16 len(diff) | 24 len(new file)  (sign-magnitude little-endian int64)
+  32 ctrl | diff | extra
+update_engine's bspatch reads both; SOURCE_BSDIFF carries BSDIFF40, BROTLI_BSDIFF BSDF2.
+
+The control stream is (add x, copy y, seek z) triples: add x bytes of diff to x old bytes,
+copy y bytes from the extra stream, move the old pointer by z. The matching itself is
+detools' bsdiff (libdivsufsort's suffix array, bsdiff's scan), chosen because it is the same
+algorithm as bsdiff's with a suffix sort several times faster than qsufsort and a quarter of
+its memory. It runs only where the old and new bytes lose their alignment (make_patch), on
+short stretches against the old bytes near it, so its cost follows the changes, not the size.
+"""
+
+from __future__ import annotations
+
+import bz2
+from dataclasses import dataclass, field
+
+BSDF2_MAGIC = b"BSDF2"
+BSDIFF40_MAGIC = b"BSDIFF40"
+RAW, BZ2, BROTLI = 0, 1, 2
+WINDOW = 8 << 20  # new bytes diffed at once (old window: this plus MARGIN each side)
+MARGIN = 1 << 20
+LITERAL_CHUNK = 128
+LITERAL_MAX_ZEROS = 0.5
+
+
+def int64(value: int) -> bytes:
+    return (value if value >= 0 else (1 << 63) | -value).to_bytes(8, "little")
+
+
+def read_int64(data: bytes) -> int:
+    raw = int.from_bytes(data, "little")
+    return -(raw & ((1 << 63) - 1)) if raw >> 63 else raw
+
+
+def encode_control(entries: list[list[int]]) -> bytes:
+    return b"".join(int64(x) + int64(y) + int64(z) for x, y, z in entries)
+
+
+def decode_control(raw: bytes) -> list[list[int]]:
+    return [[read_int64(raw[i + j:i + j + 8]) for j in (0, 8, 16)] for i in range(0, len(raw), 24)]
+
+
+@dataclass
+class Patch:
+    """Raw bsdiff streams; the old pointer starts at 0 and moves only by adds and seeks."""
+
+    entries: list[list[int]] = field(default_factory=list)
+    diffs: list[bytes] = field(default_factory=list)
+    extras: list[bytes] = field(default_factory=list)
+    oldpos: int = 0  # where the old pointer is after the last entry
+
+    def _entry(self, x: int, y: int) -> None:
+        last = self.entries[-1] if self.entries else None
+        if last is not None and last[2] == 0 and (last[1] == 0 or x == 0):
+            last[0] += x
+            last[1] += y
+        else:
+            self.entries.append([x, y, 0])
+
+    def seek(self, to: int) -> None:
+        if to != self.oldpos:
+            if not self.entries:
+                self.entries.append([0, 0, 0])
+            self.entries[-1][2] += to - self.oldpos
+            self.oldpos = to
+
+    def add(self, old_at: int, diff: bytes) -> None:
+        if diff:
+            self.seek(old_at)
+            self._entry(len(diff), 0)
+            self.diffs.append(diff)
+            self.oldpos += len(diff)
+
+    def copy(self, old_at: int, length: int) -> None:
+        if length:
+            self.add(old_at, bytes(length))
+
+    def literal(self, data: bytes) -> None:
+        if data:
+            self._entry(0, len(data))
+            self.extras.append(data)
+
+    def extend(self, other: "Patch", old_base: int) -> None:
+        """Append `other`, whose old pointer starts at `old_base` of this patch's old bytes."""
+        diffs, extras = b"".join(other.diffs), b"".join(other.extras)
+        d = e = 0
+        pos = old_base
+        for x, y, z in other.entries:
+            if x:
+                self.add(pos, diffs[d:d + x])
+            self.literal(extras[e:e + y])
+            pos += x + z
+            d += x
+            e += y
+
+    def streams(self) -> tuple[bytes, bytes, bytes]:
+        return encode_control(self.entries), b"".join(self.diffs), b"".join(self.extras)
+
+
+# ---- making a patch ------------------------------------------------------------------------
+
+
+def suffix_array(old: bytes) -> bytearray:
+    from detools.suffix_array import divsufsort
+
+    sa = bytearray(4 * (len(old) + 1))
+    divsufsort(old, sa)
+    return sa
+
+
+def raw_diff(old: bytes, new: bytes, sa: bytearray | None = None) -> Patch:
+    """bsdiff of `new` against `old` (whose suffix array `sa` may be given), with no-match
+    stretches moved to the literal stream."""
+    from detools import bsdiff as dbsdiff
+    from detools.common import unpack_size_bytes
+
+    patch = Patch()
+    if not new:
+        return patch
+    if not old:
+        patch.literal(new)
+        return patch
+    chunks = dbsdiff.create_patch(sa if sa is not None else suffix_array(old), old, new, bytearray(len(new) + 1))
+    newpos = oldpos = 0
+    for i in range(0, len(chunks), 5):
+        diff, extra = chunks[i + 1], chunks[i + 3]
+        seek = unpack_size_bytes(chunks[i + 4])
+        _literalize(patch, oldpos, diff, new[newpos:newpos + len(diff)])
+        patch.literal(extra)
+        newpos += len(diff) + len(extra)
+        oldpos += len(diff) + seek
+    return patch
+
+
+def _literalize(patch: Patch, old_at: int, diff: bytes, new: bytes) -> None:
+    """Add `diff` at `old_at`, except stretches where bsdiff's approximate match is no match at
+    all (most diff bytes non-zero: new bytes minus unrelated old ones): those go to the literal
+    stream as the new bytes, which keep their own structure and compress; their difference
+    from unrelated old bytes is noise, which does not. Pieces of 4 KiB that are mostly zero
+    are taken whole; the others are looked at in chunks of 128 bytes."""
+    n = len(diff)
+    if n < 64:
+        patch.add(old_at, diff)
+        return
+    pending = 0  # diff bytes [pending, off) not yet emitted are all "add"
+    for base in range(0, n, 4096):
+        piece = diff[base:base + 4096]
+        if piece.count(0) * 4 >= len(piece) * 3:
+            continue
+        for off in range(base, base + len(piece), LITERAL_CHUNK):
+            chunk = diff[off:off + LITERAL_CHUNK]
+            if len(chunk) >= 64 and chunk.count(0) < LITERAL_MAX_ZEROS * len(chunk):
+                if off > pending:
+                    patch.add(old_at + pending, diff[pending:off])
+                patch.literal(new[off:off + len(chunk)])
+                pending = off + len(chunk)
+    if n > pending:
+        patch.add(old_at + pending, diff[pending:])
+
+
+NEGATE = bytes((256 - b) & 0xFF for b in range(256))
+TRACK_BLOCK = 4096  # alignment is checked this many bytes at a time
+TRACK_SAME = 0.75  # a piece follows the current alignment when this share of its bytes agree
+STRETCH = 16 << 10  # new bytes bsdiffed where the alignment is lost (growing while nothing matches)
+NEAR = 64 << 10  # first against the old bytes this close to the alignment, then MARGIN
+
+
+def _aligned(old: bytes, new: bytes, pos: int, delta: int, out: list[bytes]) -> int:
+    """How far from `pos` new bytes follow old ones at `delta` (their diffs appended to `out`)."""
+    from detools.bsdiff import add_bytes
+
+    while pos < len(new):
+        o = pos + delta
+        piece = new[pos:pos + TRACK_BLOCK]
+        if o < 0 or o + len(piece) > len(old):
+            break
+        diff = add_bytes(piece, old[o:o + len(piece)].translate(NEGATE))
+        if diff.count(0) < TRACK_SAME * len(piece):
+            break
+        out.append(bytes(diff))
+        pos += len(piece)
+    return pos
+
+
+WHOLE_OLD = 16 << 20  # old bytes up to this size are searched whole when nearer ones have nothing
+
+
+def make_patch(old: bytes, new: bytes) -> Patch:
+    """A patch from `old` to `new` that follows their alignment: while new bytes agree (mostly)
+    with old bytes at the current offset, they are added there, with no search at all (code
+    that moved as a whole, its addresses changed); where the alignment is lost, a short
+    stretch is bsdiffed against the old bytes near it, and the alignment bsdiff lands on is
+    followed on. Where that finds nothing the search widens, in longer stretches: old bytes
+    within MARGIN (windows on a grid, so one suffix sort serves several stretches), then all
+    of them when there are at most WHOLE_OLD. bsdiff's own scan searches at every byte."""
+    patch = Patch()
+    pos, delta = 0, (len(old) - len(new)) // 2
+    stretch, level = STRETCH, 0
+    cached: tuple[int, int, bytearray] | None = None
+    while pos < len(new):
+        diffs: list[bytes] = []
+        end = _aligned(old, new, pos, delta, diffs)
+        if end > pos:
+            patch.add(pos + delta, b"".join(diffs))
+            pos = end
+            stretch, level = STRETCH, 0
+            continue
+        end = min(len(new), pos + stretch)
+        centre = min(max(0, pos + delta), len(old))
+        sa = None
+        if level == 0:
+            lo, hi = max(0, centre - NEAR), min(len(old), centre + (end - pos) + NEAR)
+        else:
+            if level >= 2 and len(old) <= WHOLE_OLD:
+                lo, hi = 0, len(old)
+            else:
+                lo = max(0, centre - MARGIN) // MARGIN * MARGIN
+                hi = min(len(old), (centre + (end - pos) + MARGIN) // MARGIN * MARGIN + MARGIN)
+            if cached is not None and cached[0] <= lo and hi <= cached[1]:
+                lo, hi, sa = cached
+            else:
+                sa = suffix_array(old[lo:hi])
+                cached = (lo, hi, sa)
+        sub = raw_diff(old[lo:hi], new[pos:end], sa)
+        patch.extend(sub, lo)
+        if sum(x for x, _, _ in sub.entries) * 2 >= end - pos:  # bsdiff found where these bytes come from
+            delta = lo + sub.oldpos - end
+            stretch, level = STRETCH, 0
+        else:  # new bytes, or a source further away: look wider, in longer stretches
+            level += 1
+            stretch = min(WINDOW, stretch * 4)
+        pos = end
+    return patch
+
+
+# ---- patch files ----------------------------------------------------------------------------
+
+
+def bsdf2(streams: tuple[bytes, bytes, bytes], new_size: int) -> bytes:
+    """BSDF2 from raw control/diff/extra streams, each compressed by whichever of bzip2 and brotli
+    makes it smaller. The diff stream (mostly zeros, the rest small numbers) is bzip2's: on the
+    realistic week's libraries bzip2 -9 makes it 20 % smaller than brotli at quality 9, in half
+    the time; brotli (quality 11) is tried on it only below 256 KiB. The other two streams get
+    both, brotli at quality 11 below 64 KiB and 9 above (11 is ten times slower)."""
+    import brotli
+
+    kinds, packed = [], []
+    for i, stream in enumerate(streams):
+        candidates = [(BZ2, bz2.compress(stream, 9))]
+        if len(stream) < (256 << 10 if i == 1 else 16 << 20):
+            quality = 11 if len(stream) < 64 << 10 else 9
+            candidates.append((BROTLI, brotli.compress(stream, quality=quality, lgwin=24)))
+        kind, data = min(candidates, key=lambda c: (len(c[1]), c[0]))
+        kinds.append(kind)
+        packed.append(data)
+    return (BSDF2_MAGIC + bytes(kinds) + int64(len(packed[0])) + int64(len(packed[1])) + int64(new_size)
+            + b"".join(packed))
+
+
+def bsdiff40(streams: tuple[bytes, bytes, bytes], new_size: int) -> bytes:
+    packed = [bz2.compress(s, 9) for s in streams]
+    return BSDIFF40_MAGIC + int64(len(packed[0])) + int64(len(packed[1])) + int64(new_size) + b"".join(packed)
+
+
+def patch_header(head: bytes, patch_size: int) -> tuple[tuple[int, int, int], tuple[int, int], int]:
+    """(stream compressors, (len ctrl, len diff), new size) of a BSDIFF40 or BSDF2 patch of
+    `patch_size` bytes, from its first 32 bytes."""
+    if len(head) < 32 or patch_size < 32 or not (head.startswith(BSDIFF40_MAGIC) or head.startswith(BSDF2_MAGIC)):
+        raise ValueError("not a BSDIFF40 or BSDF2 patch")
+    kinds = (BZ2, BZ2, BZ2) if head.startswith(BSDIFF40_MAGIC) else tuple(head[5:8])
+    lengths = (read_int64(head[8:16]), read_int64(head[16:24]))
+    if min(lengths) < 0 or 32 + sum(lengths) > patch_size:
+        raise ValueError("patch stream lengths point past its end")
+    return kinds, lengths, read_int64(head[24:32])  # type: ignore[return-value]

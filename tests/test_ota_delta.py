@@ -1,0 +1,149 @@
+"""The delta planner on its own: raw images with no file map, explicit file maps, the minor
+version deciding the operations, the run cache, and how new files find their old versions.
+Every plan is written as a real payload and applied in place by the independent applier."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+
+from otakit import zip_of
+from independent_ota import BROTLI_BSDIFF, PUFFDIFF, SOURCE_BSDIFF, apply_in_place, read_payload
+from romforge.ota.delta import plan_delta
+from romforge.ota.keys import load_signing_key
+from romforge.ota.matching import BlockDigests, pair_files
+from romforge.ota.payload import PartitionPlan, write_payload
+from romforge.run.cache import RunCache
+
+BLOCK = 4096
+
+
+def _code(rng: random.Random, n: int) -> bytes:
+    words = [rng.randbytes(4) for _ in range(300)]
+    return b"".join(rng.choice(words) for _ in range(n // 4))
+
+
+def _apply(tmp: Path, key_name: Path, old: Path, new: Path, operations, minor: int) -> tuple[set[int], int]:
+    """Write the plan as a payload, apply it in place independently; (operation types, data bytes)."""
+    plan = PartitionPlan("system", new.stat().st_size, hashlib.sha256(new.read_bytes()).digest(), operations,
+                         old.stat().st_size, hashlib.sha256(old.read_bytes()).digest())
+    payload = tmp / "payload.bin"
+    write_payload(payload, [plan], load_signing_key(key_name), minor_version=minor)
+    raw = read_payload(payload.read_bytes())
+    source = tmp / "source"
+    source.mkdir(exist_ok=True)
+    (source / "system.img").write_bytes(old.read_bytes())
+    digests = apply_in_place(raw, source, tmp / "out")
+    assert digests["system"] == hashlib.sha256(new.read_bytes()).hexdigest()
+    return {op.type for op in raw.partitions[0].ops}, sum(op.data_length or 0 for op in raw.partitions[0].ops)
+
+
+@pytest.fixture(scope="module")
+def raw_pair(tmp_path_factory) -> tuple[Path, Path]:
+    """A raw image (no filesystem) and a week later: code edited in place, a stretch inserted
+    (everything after it moves by 3 blocks and a bit), a region moved, zeros, new data."""
+    rng = random.Random(3)
+    root = tmp_path_factory.mktemp("raw")
+    body = _code(rng, 2 << 20) + bytes(256 << 10) + rng.randbytes(200 << 10) + _code(rng, 1 << 20)
+    new = bytearray(body)
+    for at in range(10_000, len(new) - 100, 150_000):
+        new[at:at + 8] = rng.randbytes(8)
+    new[600_000:600_000] = _code(rng, 3 * BLOCK + 700)
+    moved = bytes(new[2_900_000:3_000_000])
+    del new[2_900_000:3_000_000]
+    new[100_000:100_000] = moved
+    new += rng.randbytes(30_000)
+    old_img, new_img = root / "old.img", root / "new.img"
+    old_img.write_bytes(body + bytes(-len(body) % BLOCK))
+    new_img.write_bytes(bytes(new) + bytes(-len(new) % BLOCK))
+    return old_img, new_img
+
+
+@pytest.mark.parametrize("minor,kind", [(3, SOURCE_BSDIFF), (7, BROTLI_BSDIFF)])
+def test_a_raw_image_diffs_well_and_applies_in_place(raw_pair, ota_test_key, tmp_path, minor, kind) -> None:
+    old, new = raw_pair
+    operations = plan_delta(old, new, minor_version=minor, jobs=2)
+    types, data = _apply(tmp_path, ota_test_key, old, new, operations, minor)
+    assert kind in types
+    assert not types & ({BROTLI_BSDIFF, PUFFDIFF} if minor < 4 else {SOURCE_BSDIFF})
+    assert data * 20 < new.stat().st_size, data
+
+
+def _image(files: list[bytes]) -> tuple[bytes, dict[str, list[tuple[int, int]]]]:
+    """Files laid out one after another from block 1 (block 0: a 'superblock'), with their map."""
+    out = bytearray(b"SUPERBLOCK".ljust(BLOCK, b"\0"))
+    mapping = {}
+    for i, data in enumerate(files):
+        mapping[f"file{i}"] = [(len(out) // BLOCK, -(-len(data) // BLOCK))]
+        out += data + bytes(-len(data) % BLOCK)
+    return bytes(out), mapping
+
+
+@pytest.fixture(scope="module")
+def mapped_pair(tmp_path_factory):
+    """Images with a given file map (no filesystem to read it from): a jar whose classes changed."""
+    rng = random.Random(9)
+    classes = {f"C{i}.class": _code(rng, rng.randrange(2000, 9000)) for i in range(30)}
+    lib = _code(rng, 300_000)
+    old, old_map = _image([lib, zip_of(classes)])
+    for name in sorted(classes)[::6]:
+        classes[name] = classes[name][:500] + b"new method" + classes[name][500:]
+    new, new_map = _image([lib[:1000] + b"patched" + lib[1007:], zip_of(classes)])
+    root = tmp_path_factory.mktemp("mapped")
+    (root / "old.img").write_bytes(old)
+    (root / "new.img").write_bytes(new)
+    return root / "old.img", root / "new.img", old_map, new_map
+
+
+@pytest.mark.parametrize("minor", [4, 5, 7])
+def test_the_minor_version_decides_whether_a_jar_becomes_a_puffdiff(mapped_pair, ota_test_key, tmp_path,
+                                                                   minor) -> None:
+    old, new, old_map, new_map = mapped_pair
+    operations = plan_delta(old, new, minor_version=minor, old_files=old_map, new_files=new_map, jobs=1)
+    types, _ = _apply(tmp_path, ota_test_key, old, new, operations, minor)
+    assert (PUFFDIFF in types) == (minor >= 5)
+    assert BROTLI_BSDIFF in types
+
+
+def test_the_run_cache_gives_the_same_operations_and_ignores_what_it_did_not_write(mapped_pair, ota_test_key,
+                                                                                    tmp_path) -> None:
+    old, new, old_map, new_map = mapped_pair
+    cache = RunCache(tmp_path / "cache")
+    first = plan_delta(old, new, minor_version=7, old_files=old_map, new_files=new_map, cache=cache, jobs=1)
+    entries = sorted(p for p in (tmp_path / "cache").rglob("delta-*") if not p.name.endswith(".lock"))
+    assert entries
+    again = plan_delta(old, new, minor_version=7, old_files=old_map, new_files=new_map, cache=cache, jobs=1)
+    assert [(o.type, o.dst, o.src, o.data) for o in again] == [(o.type, o.dst, o.src, o.data) for o in first]
+    for entry in entries:
+        entry.write_bytes(bytes([PUFFDIFF]) + b"not a puffin patch")  # a stranger's entry
+    third = plan_delta(old, new, minor_version=7, old_files=old_map, new_files=new_map, cache=cache, jobs=1)
+    assert [o.data for o in third] == [o.data for o in first]
+    _apply(tmp_path, ota_test_key, old, new, third, 7)
+
+
+def _digests(blocks: dict[int, bytes], n: int) -> BlockDigests:
+    raw = b"".join(hashlib.blake2b(blocks.get(b, b"%d" % b), digest_size=16).digest() for b in range(n))
+    return BlockDigests(raw)
+
+
+def test_new_files_find_their_old_versions() -> None:
+    old_files = {"lib64/libicu72.so": [(0, 4)], "app/Notes/Notes.apk": [(4, 4)], "etc/a/conf.xml": [(8, 1)],
+                 "bin/tool": [(9, 2)], "lib/libgone.so": [(11, 2)], "etc/x.xml": [(13, 1)]}
+    old_blocks = {b: b"old %d" % b for b in range(14)}
+    new_files = {"lib64/libicu73.so": [(0, 4)], "app/Jotter/Jotter.apk": [(4, 4)], "etc/b/conf.xml": [(8, 1)],
+                 "bin/tool": [(9, 2)], "moved/libgone.so": [(11, 2)], "etc/new.xml": [(13, 1)],
+                 "lib/libfresh.so": [(14, 1)]}
+    new_blocks = dict(old_blocks)
+    new_blocks.update({0: b"changed", 4: b"changed", 9: b"changed", 8: b"changed", 13: b"changed", 14: b"new"})
+    old, new = _digests(old_blocks, 14), _digests(new_blocks, 15)
+    got = {p.path: (p.kind, p.how, p.src) for p in pair_files(old_files, new_files, old, new, old.index())}
+    assert got["lib64/libicu73.so"] == ("diff", "renamed", [(0, 4)])  # digits stripped
+    assert got["app/Jotter/Jotter.apk"] == ("diff", "content", [(4, 4)])  # shares 3 of its 4 blocks
+    assert got["etc/b/conf.xml"] == ("diff", "folder", [(8, 1)])  # same name, one old file of it
+    assert got["bin/tool"] == ("diff", "path", [(9, 2)])
+    assert got["moved/libgone.so"][:2] == ("copy", "moved")  # same bytes elsewhere
+    assert got["etc/new.xml"] == ("diff", "kind", [(13, 1)])  # an xml next to it, tried as a base
+    assert got["lib/libfresh.so"][0] == "diff"  # another .so is tried; the diff is kept only if smaller
