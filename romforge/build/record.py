@@ -54,14 +54,9 @@ class BuildInfo:
 _ADAPTER = TypeAdapter(BuildInfo)
 
 
-def _problem(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the top level"
-    return f"{where}: {first['msg'].lower()}"
-
-
-def parse_build_info(text: str, *, file: Path | str) -> BuildInfo:
-    """A BuildInfo from the file's text, or ReleaseError naming the file and what is wrong."""
+def record_data(text: str, *, file: Path | str, schema: int) -> dict[str, Any]:
+    """The JSON object of a release record, or ReleaseError naming the file: not JSON, not an
+    object, another schema version. Shared by build-info.json and release.json."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -69,9 +64,39 @@ def parse_build_info(text: str, *, file: Path | str) -> BuildInfo:
                            hint="releases are never edited by hand; restore it from a backup") from None
     if not isinstance(data, dict):
         raise ReleaseError("damaged: not a JSON object", file=file)
-    if data.get("schema") != SCHEMA:
-        raise ReleaseError(f"schema {data.get('schema')!r} is not the {SCHEMA} this romforge reads", file=file,
+    if data.get("schema") != schema:
+        raise ReleaseError(f"schema {data.get('schema')!r} is not the {schema} this romforge reads", file=file,
                            hint="build it again with the romforge that wrote it, or upgrade romforge")
+    return data
+
+
+def damaged(exc: ValidationError, *, file: Path | str) -> ReleaseError:
+    """A record that parsed as JSON but not as its model: the first wrong field, named."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the top level"
+    return ReleaseError(f"damaged: {where}: {first['msg'].lower()}", file=file)
+
+
+def read_record_text(path: Path, *, max_bytes: int = MAX_RECORD_BYTES) -> str | None:
+    """A record file's text, bounded; None when there is none."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ReleaseError(f"cannot read: {exc.strerror}", file=path) from None
+    if len(raw) > max_bytes:
+        raise ReleaseError(f"damaged: over {max_bytes} bytes", file=path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ReleaseError("damaged: not UTF-8", file=path) from None
+
+
+def parse_build_info(text: str, *, file: Path | str) -> BuildInfo:
+    """A BuildInfo from the file's text, or ReleaseError naming the file and what is wrong."""
+    data = record_data(text, file=file, schema=SCHEMA)
     outputs = data.get("outputs")
     if isinstance(outputs, dict):
         for name, artifact in outputs.items():
@@ -81,26 +106,14 @@ def parse_build_info(text: str, *, file: Path | str) -> BuildInfo:
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as exc:
-        raise ReleaseError(f"damaged: {_problem(exc)}", file=file) from None
+        raise damaged(exc, file=file) from None
 
 
 def read_build_info(release: Path) -> BuildInfo | None:
     """The release's build-info.json; None when the release has none (a partial or foreign folder)."""
     path = Path(release) / BUILD_INFO
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_RECORD_BYTES + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ReleaseError(f"cannot read: {exc.strerror}", file=path) from None
-    if len(raw) > MAX_RECORD_BYTES:
-        raise ReleaseError(f"damaged: over {MAX_RECORD_BYTES} bytes", file=path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ReleaseError("damaged: not UTF-8", file=path) from None
-    return parse_build_info(text, file=path)
+    text = read_record_text(path)
+    return parse_build_info(text, file=path) if text is not None else None
 
 
 def write_build_info(info: BuildInfo, release: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from romforge.errors import ReleaseError
+from romforge.build.record import damaged, read_record_text, record_data
 
 RELEASE_JSON = "release.json"
 SCHEMA = 1
@@ -82,39 +82,18 @@ _ADAPTER = TypeAdapter(ReleaseRecord)
 
 
 def parse_release(text: str, *, file: Path | str) -> ReleaseRecord:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ReleaseError(f"damaged: not JSON ({exc})", file=file,
-                           hint="releases are never edited by hand; restore it from a backup") from None
-    if not isinstance(data, dict):
-        raise ReleaseError("damaged: not a JSON object", file=file)
-    if data.get("schema") != SCHEMA:
-        raise ReleaseError(f"schema {data.get('schema')!r} is not the {SCHEMA} this romforge reads", file=file)
+    record_data(text, file=file, schema=SCHEMA)
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the top level"
-        raise ReleaseError(f"damaged: {where}: {first['msg'].lower()}", file=file) from None
+        raise damaged(exc, file=file) from None
 
 
 def read_release(release: Path) -> ReleaseRecord | None:
     """The release's release.json; None when it has none (built outside the weekly train)."""
     path = Path(release) / RELEASE_JSON
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_RECORD_BYTES + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ReleaseError(f"cannot read: {exc.strerror}", file=path) from None
-    if len(raw) > MAX_RECORD_BYTES:
-        raise ReleaseError(f"damaged: over {MAX_RECORD_BYTES} bytes", file=path)
-    try:
-        return parse_release(raw.decode("utf-8"), file=path)
-    except UnicodeDecodeError:
-        raise ReleaseError("damaged: not UTF-8", file=path) from None
+    text = read_record_text(path, max_bytes=MAX_RECORD_BYTES)
+    return parse_release(text, file=path) if text is not None else None
 
 
 def write_release(record: ReleaseRecord, release: Path) -> None:
