@@ -10,7 +10,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from romforge.errors import ConfigError
 from romforge.profile import DeviceProfile
@@ -21,6 +21,9 @@ OVERLAY_TOML = "overlay.toml"
 NAME_PATTERN = r"[a-z0-9][a-z0-9_\-]*"
 NAME = re.compile(f"^{NAME_PATTERN}$")
 XPATH_NAMESPACES = {"android": ANDROID_NS}
+
+if TYPE_CHECKING:
+    from romforge.overlays.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class OverlaySpec:
     resources: tuple[ResourceOverlay, ...] = ()
     patches: tuple[PatchOp, ...] = ()
     sha256: str = ""
+    snapshot: "Snapshot | None" = field(default=None, repr=False, compare=False)  # the folder's bytes, read once
 
     @property
     def file(self) -> str:

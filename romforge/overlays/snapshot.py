@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from romforge.errors import InputError
+from romforge.errors import InputError, shown_path
+from romforge.overlays.sources import MAX_OVERLAY_FILES, MAX_SOURCE_BYTES
+from romforge.safeio import read_regular_file
 
-MAX_OVERLAY_FILES = 20_000
 MAX_OVERLAY_BYTES = 1 << 30
 
 
@@ -43,26 +43,6 @@ class Snapshot:
         return {rel[len(prefix):]: data for rel, data in self.files.items() if rel.startswith(prefix)}
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, refusing anything else and stopping at `limit` while reading."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InputError("is not a regular file (a FIFO, device or socket); overlays ship real files only",
-                             file=path)
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return b"".join(chunks)
-            total += len(chunk)
-            if total > limit:
-                raise InputError(f"the overlay folder holds more than {limit} bytes", file=path)
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-
-
 def snapshot_folder(root: Path) -> Snapshot:
     """Read every entry of `root` once; the digest covers every path, link target and byte, so a
     change anywhere makes a new build input."""
@@ -82,13 +62,8 @@ def snapshot_folder(root: Path) -> Snapshot:
                 links[rel] = os.readlink(full)
                 h.update(f"{rel}\0link\0{links[rel]}\0".encode())
                 continue
-            try:
-                if not stat.S_ISREG(os.lstat(full).st_mode):  # never even open a FIFO or device
-                    raise InputError("is not a regular file (a FIFO, device or socket); overlays ship real "
-                                     "files only", file=full)
-                data = _read_regular(full, MAX_OVERLAY_BYTES - total)
-            except OSError as exc:
-                raise InputError(f"cannot read: {exc.strerror}", file=full) from None
+            data = read_regular_file(full, shown=shown_path(full), max_bytes=min(MAX_SOURCE_BYTES,
+                                                                                    MAX_OVERLAY_BYTES - total))
             total += len(data)
             files[rel] = data
             h.update(f"{rel}\0file\0".encode())

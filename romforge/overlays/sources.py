@@ -8,13 +8,12 @@ under the size limits. The folder's digest covers every path and byte in it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
 
 from romforge.errors import InputError, RomforgeError, shown_path
-from romforge.safeio import chunks, decode_text, open_regular, read_limited
+from romforge.safeio import decode_text, read_limited
 from romforge.xmlsafe import parse_xml
 
 MAX_SOURCE_BYTES = 256 << 20
@@ -72,27 +71,3 @@ def read_patch(path: Path) -> tuple[str, str]:
     """(text, how to name it) of a diff in the overlay folder; InputError when unreadable."""
     shown = shown_path(path)
     return decode_text(read_limited(path, shown=shown, max_bytes=MAX_PATCH_BYTES), shown=shown), shown
-
-
-def overlay_digest(root: Path) -> str:
-    """Every path and byte of the overlay folder: a change anywhere makes a new build input.
-    Only regular files and symlinks are read (a FIFO or device would block or never end)."""
-    h = hashlib.sha256()
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            count += 1
-            if count > MAX_OVERLAY_FILES:
-                raise InputError(f"holds more than {MAX_OVERLAY_FILES} files", file=root)
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                h.update(f"{rel}\0link\0{os.readlink(full)}\0".encode())
-                continue
-            shown = shown_path(full)
-            h.update(f"{rel}\0file\0".encode())
-            with open_regular(full, shown=shown, max_bytes=MAX_SOURCE_BYTES) as f:
-                for chunk in chunks(f, shown=shown, max_bytes=MAX_SOURCE_BYTES):
-                    h.update(chunk)
-    return h.hexdigest()

@@ -1,0 +1,113 @@
+"""plan: resolve and check every input of one build, and hash what it read; nothing runs, nothing is written.
+
+The plan's `inputs` are what build-info.json records and what decides whether a release
+with the same inputs already exists; every feature's plan holds the bytes it hashed, so
+what the later steps ship is exactly what was recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from romforge import __version__
+from romforge.build.features import BuildTarget, FeaturePlan
+from romforge.build.stamps import Stamps, plan_stamps, resolve_build_date
+from romforge.errors import ConfigError, InputError
+from romforge.profile import DeviceProfile, load_profile
+from romforge.release.store import check_store, check_version, release_dir
+from romforge.run.context import BuildContext
+from romforge.tree import RomTree, sha256_file
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    device: str
+    version: str
+    date: str | None = None  # from the CLI: YYYY-MM-DD or an ISO 8601 date-time
+    base: Path | None = None  # overrides romforge.toml's base_rom
+    out: Path | None = None  # overrides romforge.toml's release store
+
+
+@dataclass
+class BuildPlan:
+    """Everything the later steps need, resolved and checked before anything is written."""
+
+    profile: DeviceProfile
+    version: str
+    base: RomTree
+    build_utc: int
+    build_date_source: str
+    store: Path
+    release: Path
+    stamps: Stamps
+    fingerprint: str
+    features: tuple[FeaturePlan, ...] = ()
+    ota_key: Any = None  # romforge.ota.keys.OtaKey for A/B devices
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def feature(self, name: str) -> FeaturePlan | None:
+        return next((f for f in self.features if f.name == name), None)
+
+
+def _inputs(ctx: BuildContext, p: BuildPlan) -> dict[str, Any]:
+    profile = p.profile
+    inputs: dict[str, Any] = {
+        "profile": {
+            "chain": list(profile.chain),
+            "files": {path.name: sha256_file(path) for path in profile.files},
+            "resolved_sha256": hashlib.sha256(profile.digest_source()).hexdigest(),
+        },
+        "base_rom": {"name": p.base.name, "sha256": p.base.content_digest()},
+        "workspace": {"romforge.toml": ctx.workspace.config_sha256},
+        "build_date_utc": p.build_utc,
+        "romforge": __version__,
+    }
+    for feature in p.features:
+        inputs[feature.name] = feature.inputs()
+    if p.ota_key is not None:
+        inputs["ota_key"] = {"certificate_sha256": sha256_file(p.ota_key.cert)}
+    return inputs
+
+
+def plan(ctx: BuildContext, request: BuildRequest) -> BuildPlan:
+    """Resolve and check every input; raises RomforgeError and writes nothing."""
+    ws = ctx.workspace
+    check_version(request.version)
+    profile = load_profile(request.device, ws.profile_dirs)
+    store = request.out or ws.releases
+    check_store(store)
+    base_path = request.base or ws.base_rom
+    if base_path is None:
+        raise ConfigError("no base ROM: set workspace.base_rom in romforge.toml or pass --base",
+                          file=ws.config_file)
+    base = RomTree.open(Path(base_path))
+    missing = [p for p in profile.partitions if p not in base.partitions()]
+    if missing:
+        raise InputError(f"profile {profile.profile} builds {', '.join(missing)}, which the base ROM lacks",
+                         file=Path(base_path))
+    system = base.build_prop("system")
+    build_utc, date_source = resolve_build_date(request.date, profile,
+                                                system.get("ro.build.date.utc") if system else None)
+    stamps, fingerprint = plan_stamps(ws, profile, base, request.version, build_utc)
+    planned: dict[str, FeaturePlan] = {}
+    for feature in ctx.features:
+        found = feature.plan(ctx, BuildTarget(profile, base, stamps, dict(planned)))
+        if found is not None:
+            planned[feature.name] = found
+    p = BuildPlan(profile, request.version, base, build_utc, date_source, store,
+                  release_dir(store, profile.profile, request.version), stamps, fingerprint,
+                  features=tuple(planned.values()), ota_key=ctx.keys.ota_for(ws, profile))
+    p.inputs = _inputs(ctx, p)
+    return p
+
+
+def retarget(ctx: BuildContext, p: BuildPlan, version: str) -> BuildPlan:
+    """The same plan for another version: the inputs do not depend on it, the stamps and the
+    release directory do (the weekly train plans once, then picks the version)."""
+    check_version(version)
+    stamps, fingerprint = plan_stamps(ctx.workspace, p.profile, p.base, version, p.build_utc)
+    return replace(p, version=version, stamps=stamps, fingerprint=fingerprint,
+                   release=release_dir(p.store, p.profile.profile, version))
