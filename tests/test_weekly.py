@@ -115,10 +115,11 @@ def test_two_weeks_changelog_index_and_no_op_rerun(git_workspace: Path, tmp_path
             assert (independent / image.name).read_bytes() == image.read_bytes(), image.name
     # the updater index lists full and incremental entries with the files' real sizes and hashes
     index = json.loads((ws.releases / "site/api/cepheus.json").read_text())["response"]
-    assert [(e["version"], e.get("source_version")) for e in index] == [
-        ("2026.49.1", None), ("2026.49.1", "2026.48.1"), ("2026.48.1", None)]
+    assert [(e["build"], e.get("source_build"), e["incremental"]) for e in index] == [
+        ("2026.49.1", None, False), ("2026.49.1", "2026.48.1", True), ("2026.48.1", None, False)]
+    assert {e["version"] for e in index} == {"1.0"}  # the branch version the app compares, not the build
     for entry in index:
-        file = ws.releases / "cepheus" / entry["version"] / entry["url"].rsplit("/", 1)[1]
+        file = ws.releases / "cepheus" / entry["build"] / entry["url"].rsplit("/", 1)[1]
         data = file.read_bytes()
         assert entry["size"] == len(data) and entry["id"] == hashlib.sha256(data).hexdigest()
         assert entry["url"].startswith("https://dl.example.org/rom/cepheus/")

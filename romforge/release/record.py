@@ -18,7 +18,8 @@ from pydantic.dataclasses import dataclass
 from romforge.errors import ReleaseError
 
 RELEASE_JSON = "release.json"
-SCHEMA = 1
+SCHEMA = 2  # 2: the updater identity; 1 (no "updater") is still read
+READABLE = (1, 2)
 MAX_RECORD_BYTES = 16 << 20
 
 
@@ -45,6 +46,18 @@ class Notes:
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True))
+class UpdaterIdentity:
+    """What a phone on this build tells its Updater app, read back from the build's own build.prop:
+    the values it puts in the index URL and compares every entry with."""
+
+    device: str  # {device}: ro.updater.next_device, else the configured device property
+    release_type: str  # {type} (lower-cased in the URL) and what `romtype` must equal
+    incremental: str  # {incr}: ro.build.version.incremental
+    branch_version: str  # what `version` is compared with
+    uri: str  # the stamped index URL template, placeholders unfilled
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True))
 class ReleaseRecord:
     schema: int
     device: str
@@ -60,6 +73,7 @@ class ReleaseRecord:
     deltas: list[Delta]
     notes: Notes
     inputs: dict[str, Any]
+    updater: UpdaterIdentity | None = None  # None in schema-1 records: built before phones polled romforge
 
     @property
     def full(self) -> Artifact | None:
@@ -89,8 +103,9 @@ def parse_release(text: str, *, file: Path | str) -> ReleaseRecord:
                            hint="releases are never edited by hand; restore it from a backup") from None
     if not isinstance(data, dict):
         raise ReleaseError("damaged: not a JSON object", file=file)
-    if data.get("schema") != SCHEMA:
-        raise ReleaseError(f"schema {data.get('schema')!r} is not the {SCHEMA} this romforge reads", file=file)
+    if data.get("schema") not in READABLE:
+        raise ReleaseError(f"schema {data.get('schema')!r} is not one this romforge reads "
+                           f"({', '.join(map(str, READABLE))})", file=file)
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as exc:
