@@ -180,17 +180,20 @@ def test_dask_cluster_and_a_fresh_clone_give_the_same_artifacts(git_workspace: P
 
     local_ws = tmp_path / "clone"  # a fresh clone of the workspace: same week, same bytes
     subprocess.run(["git", "clone", "-q", str(git_workspace), str(local_ws)], check=True)
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    # a short temporary directory: the run's multiprocessing manager puts its AF_UNIX socket in it, and
+    # a path under pytest's per-worker tmp_path can be longer than a socket address may be
+    scratch = Path(tempfile.mkdtemp(prefix="rf-"))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     shared: list[str] = []
 
     def cached(outcome) -> None:
-        shared.extend(p.name.split("-")[0] for p in (tmp_path / "tmp").glob("romforge-run-cache-*/*/*")
+        shared.extend(p.name.split("-")[0] for p in scratch.glob("romforge-run-cache-*/*/*")
                       if not p.name.endswith((".lock", ".tmp")))
 
     local = run_weekly(load_workspace(local_ws), week="2026-W48", keep_deltas=0, jobs=2, done=cached)
     assert {"replace", "locale", "overlay", "t9"} <= set(shared)
-    assert list((tmp_path / "tmp").iterdir()) == []
+    assert list(scratch.iterdir()) == []
+    scratch.rmdir()
     monkeypatch.undo()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
