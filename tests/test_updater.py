@@ -28,21 +28,15 @@ from pathlib import Path
 import pytest
 
 import updater_phone as app
-from conftest import REPO, tree_snapshot
+from conftest import tree_snapshot
 from independent_ota import apply_in_place, read_payload
 from romforge.release.versions import releases_of
 from romforge.release.weekly import run_weekly
 from romforge.workspace import load_workspace
+from trainkit import commit_all, git, write_workspace
 
 DEVICES = ("cepheus", "alioth")
-GIT_ENV = {"GIT_AUTHOR_NAME": "Li Lei", "GIT_AUTHOR_EMAIL": "lilei@example.org", "GIT_COMMITTER_NAME": "CI",
-           "GIT_COMMITTER_EMAIL": "ci@example.org"}
 FRIDAY_W48_NOON = int(dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc).timestamp())
-
-
-def git(ws: Path, *args: str, date: str = "2026-11-20T10:00:00Z") -> str:
-    env = {**os.environ, **GIT_ENV, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-    return subprocess.run(["git", *args], cwd=ws, env=env, check=True, capture_output=True, text=True).stdout
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -70,28 +64,6 @@ class Train:
         return json.loads((self.releases / device / version / "release.json").read_text())
 
 
-def write_workspace(ws: Path, sample_rom: Path, ota_test_key: Path, base_url: str, updater: str) -> None:
-    (ws / "device-profiles").mkdir(parents=True)
-    (ws / "keys").mkdir()
-    for suffix in (".pk8", ".x509.pem"):
-        shutil.copy(f"{ota_test_key}{suffix}", ws / "keys" / f"releasekey{suffix}")
-    (ws / "credits").mkdir()
-    (ws / "romforge.toml").write_text(
-        "[workspace]\n"
-        'rom_name = "Test ROM"\n'
-        f'base_rom = "{sample_rom}"\n'
-        'devices = ["cepheus", "alioth"]\n'
-        "[publish]\n"
-        f'base_url = "{base_url}"\n'
-        f"{updater}")
-    (ws / "device-profiles/cepheus.toml").write_text(
-        'inherits = "common-arm64"\ncodename = "cepheus"\nmodel = "MI 9"\n'
-        "[screen]\nwidth = 1080\nheight = 2340\ndensity = 440\n")
-    (ws / "credits/contributors.csv").write_text("name,handle,joined\n曾国藩,zeng,2010-08-16\n")
-    for folder in ("overlays", "locales"):
-        shutil.copytree(REPO / "examples/workspace" / folder, ws / folder)
-
-
 UPDATER = '[updater]\nbranch_version = "1.0"\nrelease_time = "12:00"\n'
 
 
@@ -104,10 +76,8 @@ def train(tmp_path_factory: pytest.TempPathFactory, sample_rom: Path, ota_test_k
     thread.start()
     try:
         t = Train(root, server.server_address[1])
-        write_workspace(root, sample_rom, ota_test_key, t.base_url, UPDATER)
-        git(root, "init", "-q")
-        git(root, "add", "-A")
-        git(root, "commit", "-qm", "Start the ROM")
+        write_workspace(root, sample_rom, ota_test_key, f'base_url = "{t.base_url}"\n{UPDATER}')
+        commit_all(root, "Start the ROM")
         ws = load_workspace(root)
         assert not run_weekly(ws, week="2026-W48", jobs=2).failed
         csv = root / "credits/contributors.csv"
@@ -251,6 +221,23 @@ def test_the_site_links_the_files_the_updater_offers(train: Train) -> None:
         assert "welcome Ana" in page  # its changelog
 
 
+def test_a_release_recorded_before_the_updater_is_read_and_left_out_of_the_api(train: Train) -> None:
+    from romforge.errors import ReleaseError
+    from romforge.release.record import parse_release
+    from romforge.updater.api import device_index, response_path
+
+    data = train.record("cepheus", "2026.48.1")
+    del data["updater"]
+    data["schema"] = 1
+    old = parse_release(json.dumps(data), file="release.json")
+    assert old.updater is None and response_path(old) is None
+    ws = load_workspace(train.root)
+    assert device_index(ws, "cepheus", [old]) == {"response": []}
+    data["schema"] = 3
+    with pytest.raises(ReleaseError, match="schema 3 is not one this romforge reads"):
+        parse_release(json.dumps(data), file="release.json")
+
+
 def test_rerunning_a_week_changes_nothing(train: Train) -> None:
     before = {d: tree_snapshot(train.releases / d) for d in DEVICES}
     site = {p: p.read_bytes() for p in sorted((train.releases / "site").rglob("*")) if p.is_file()}
@@ -320,25 +307,23 @@ def edit_config(ws: Path, old: str, new: str) -> int:
     return text[:text.index(old)].count("\n") + 1
 
 
-def test_a_release_dated_before_the_last_one_is_refused(train: Train, tmp_path: Path, run) -> None:
+@pytest.mark.parametrize("old, new, device, week, message", [
+    # respins follow release_time: moved earlier, 2026.49.3 would come before 2026.49.2
+    ('release_time = "12:00"', 'release_time = "06:00"', "cepheus", "2026-W49",
+     "2026.49.3 would be dated 2026-12-04 06:02:00 UTC, not after 2026.49.2 (2026-12-04 12:01:00 UTC)"),
+    # "0.10" is a larger number than "1.0"'s 1 only in no order: the app compares text
+    ('branch_version = "1.0"', 'branch_version = "0.10"', "alioth", "2026-W50",
+     "branch_version 0.10 comes before 1.0 of 2026.49.2"),
+])
+def test_a_release_phones_would_not_be_offered_is_refused(train: Train, tmp_path: Path, run, old: str, new: str,
+                                                          device: str, week: str, message: str) -> None:
     ws = linked_copy(train, tmp_path / "ws")
-    line = edit_config(ws, 'release_time = "12:00"', 'release_time = "06:00"')
-    before = tree_snapshot(ws / "releases/cepheus")
-    result = run("weekly", "--week", "2026-W49", "--devices", "cepheus", "--workspace", ws)
+    line = edit_config(ws, old, new)
+    before = tree_snapshot(ws / "releases" / device)
+    result = run("weekly", "--week", week, "--devices", device, "--workspace", ws)
     assert result.exit_code == 1
-    assert (f"romforge.toml:{line}: 2026.49.3 would be dated 2026-12-04 06:02:00 UTC, not after 2026.49.2 "
-            "(2026-12-04 12:01:00 UTC)") in result.output
-    assert tree_snapshot(ws / "releases/cepheus") == before
-
-
-def test_a_branch_version_that_sorts_lower_is_refused(train: Train, tmp_path: Path, run) -> None:
-    ws = linked_copy(train, tmp_path / "ws")
-    line = edit_config(ws, 'branch_version = "1.0"', 'branch_version = "0.10"')
-    before = tree_snapshot(ws / "releases/alioth")
-    result = run("weekly", "--week", "2026-W50", "--devices", "alioth", "--workspace", ws)
-    assert result.exit_code == 1
-    assert f"romforge.toml:{line}: branch_version 0.10 comes before 1.0 of 2026.49.2" in result.output
-    assert tree_snapshot(ws / "releases/alioth") == before
+    assert f"romforge.toml:{line}: {message}" in result.output
+    assert tree_snapshot(ws / "releases" / device) == before
 
 
 @pytest.mark.parametrize("table, line, message", [
@@ -357,7 +342,7 @@ def test_a_branch_version_that_sorts_lower_is_refused(train: Train, tmp_path: Pa
 def test_bad_updater_settings(tmp_path: Path, sample_rom: Path, ota_test_key: Path, run, table: str, line: int,
                               message: str) -> None:
     ws = tmp_path / "ws"
-    write_workspace(ws, sample_rom, ota_test_key, "https://dl.example.org/rom", table)
+    write_workspace(ws, sample_rom, ota_test_key, f'base_url = "https://dl.example.org/rom"\n{table}')
     for command in (["weekly", "--week", "2026-W48"], ["updater", "simulate", "cepheus", "--from", "2026.48.1"]):
         result = run(*command, "--workspace", ws)
         assert result.exit_code == 1, result.output

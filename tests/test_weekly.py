@@ -2,59 +2,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, files_under, tree_snapshot
+from conftest import files_under, tree_snapshot
 from independent_ota import apply_in_place, read_payload_from_zip
 from romforge.errors import ConfigError
 from romforge.ota.apply import apply_ota
 from romforge.release.versions import Version, releases_of, resolve_week, week_release_date
 from romforge.release.weekly import run_weekly
 from romforge.workspace import load_workspace
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "Li Lei", "GIT_AUTHOR_EMAIL": "lilei@example.org", "GIT_COMMITTER_NAME": "CI",
-           "GIT_COMMITTER_EMAIL": "ci@example.org", "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+08:00",
-           "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+08:00"}
-
-
-def git(ws: Path, *args: str, date: str | None = None) -> str:
-    env = {**os.environ, **GIT_ENV}
-    if date:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
-    return subprocess.run(["git", *args], cwd=ws, env=env, check=True, capture_output=True, text=True).stdout
-
+from trainkit import commit_all, git, write_workspace
 
 @pytest.fixture
 def git_workspace(tmp_path: Path, sample_rom: Path, ota_test_key: Path) -> Path:
-    ws = tmp_path / "ws"
-    (ws / "device-profiles").mkdir(parents=True)
-    (ws / "keys").mkdir()  # the profiles' [ota] signing_key = "keys/releasekey"
-    for suffix in (".pk8", ".x509.pem"):
-        shutil.copy(f"{ota_test_key}{suffix}", ws / "keys" / f"releasekey{suffix}")
-    (ws / "credits").mkdir()
-    (ws / "romforge.toml").write_text(
-        "[workspace]\n"
-        'rom_name = "Test ROM"\n'
-        f'base_rom = "{sample_rom}"\n'
-        'devices = ["cepheus", "alioth"]\n'
-        "[publish]\n"
-        'base_url = "https://dl.example.org/rom"\n'
-        'issues_url = "https://forum.example.org/requests/{id}"\n')
-    (ws / "device-profiles/cepheus.toml").write_text(
-        'inherits = "common-arm64"\ncodename = "cepheus"\nmodel = "MI 9"\n'
-        "[screen]\nwidth = 1080\nheight = 2340\ndensity = 440\n")
-    (ws / "credits/contributors.csv").write_text("name,handle,joined\n曾国藩,zeng,2010-08-16\n")
-    for folder in ("overlays", "locales"):  # what the bundled profiles enable
-        shutil.copytree(REPO / "examples/workspace" / folder, ws / folder)
-    git(ws, "init", "-q")
-    git(ws, "add", "-A")
-    git(ws, "commit", "-qm", "Start the ROM")
+    ws = write_workspace(tmp_path / "ws", sample_rom, ota_test_key,
+                         'base_url = "https://dl.example.org/rom"\n'
+                         'issues_url = "https://forum.example.org/requests/{id}"\n')
+    commit_all(ws, "Start the ROM")
     return ws
 
 
