@@ -34,6 +34,11 @@ sed -i -e 's/^version = "1.0"/version = "1.1"/' \
 echo "== week 2026-W49"
 "$ROMFORGE" weekly --workspace "$WS" --week 2026-W49 --jobs 2
 
+# What a phone on last week's build sees when its Updater checks: the URL stamped in its build.prop,
+# resolved to the site, and each entry judged by the app's rules and update_engine's checks.
+echo "== the Updater on a cepheus phone running 2026.48.1"
+"$ROMFORGE" updater simulate cepheus --from 2026.48.1 --workspace "$WS"
+
 for device in $(ls "$WS/releases" | grep -v '^site$'); do
     latest=$(ls "$WS/releases/$device" | sort -V | tail -1)
     "$ROMFORGE" bootanim preview "$WS/releases/$device/$latest/target-files.zip" -o "$DEMO/$device-bootanimation.png"

@@ -2,59 +2,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, files_under, tree_snapshot
+from conftest import files_under, tree_snapshot
 from independent_ota import apply_in_place, read_payload_from_zip
 from romforge.errors import ConfigError
 from romforge.ota.apply import apply_ota
 from romforge.release.versions import Version, releases_of, resolve_week, week_release_date
 from romforge.release.weekly import run_weekly
 from romforge.workspace import load_workspace
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "Li Lei", "GIT_AUTHOR_EMAIL": "lilei@example.org", "GIT_COMMITTER_NAME": "CI",
-           "GIT_COMMITTER_EMAIL": "ci@example.org", "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+08:00",
-           "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+08:00"}
-
-
-def git(ws: Path, *args: str, date: str | None = None) -> str:
-    env = {**os.environ, **GIT_ENV}
-    if date:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
-    return subprocess.run(["git", *args], cwd=ws, env=env, check=True, capture_output=True, text=True).stdout
-
+from trainkit import commit_all, git, write_workspace
 
 @pytest.fixture
 def git_workspace(tmp_path: Path, sample_rom: Path, ota_test_key: Path) -> Path:
-    ws = tmp_path / "ws"
-    (ws / "device-profiles").mkdir(parents=True)
-    (ws / "keys").mkdir()  # the profiles' [ota] signing_key = "keys/releasekey"
-    for suffix in (".pk8", ".x509.pem"):
-        shutil.copy(f"{ota_test_key}{suffix}", ws / "keys" / f"releasekey{suffix}")
-    (ws / "credits").mkdir()
-    (ws / "romforge.toml").write_text(
-        "[workspace]\n"
-        'rom_name = "Test ROM"\n'
-        f'base_rom = "{sample_rom}"\n'
-        'devices = ["cepheus", "alioth"]\n'
-        "[publish]\n"
-        'base_url = "https://dl.example.org/rom"\n'
-        'issues_url = "https://forum.example.org/requests/{id}"\n')
-    (ws / "device-profiles/cepheus.toml").write_text(
-        'inherits = "common-arm64"\ncodename = "cepheus"\nmodel = "MI 9"\n'
-        "[screen]\nwidth = 1080\nheight = 2340\ndensity = 440\n")
-    (ws / "credits/contributors.csv").write_text("name,handle,joined\n曾国藩,zeng,2010-08-16\n")
-    for folder in ("overlays", "locales"):  # what the bundled profiles enable
-        shutil.copytree(REPO / "examples/workspace" / folder, ws / folder)
-    git(ws, "init", "-q")
-    git(ws, "add", "-A")
-    git(ws, "commit", "-qm", "Start the ROM")
+    ws = write_workspace(tmp_path / "ws", sample_rom, ota_test_key,
+                         'base_url = "https://dl.example.org/rom"\n'
+                         'issues_url = "https://forum.example.org/requests/{id}"\n')
+    commit_all(ws, "Start the ROM")
     return ws
 
 
@@ -115,10 +83,11 @@ def test_two_weeks_changelog_index_and_no_op_rerun(git_workspace: Path, tmp_path
             assert (independent / image.name).read_bytes() == image.read_bytes(), image.name
     # the updater index lists full and incremental entries with the files' real sizes and hashes
     index = json.loads((ws.releases / "site/api/cepheus.json").read_text())["response"]
-    assert [(e["version"], e.get("source_version")) for e in index] == [
-        ("2026.49.1", None), ("2026.49.1", "2026.48.1"), ("2026.48.1", None)]
+    assert [(e["build"], e.get("source_build"), e["incremental"]) for e in index] == [
+        ("2026.49.1", None, False), ("2026.49.1", "2026.48.1", True), ("2026.48.1", None, False)]
+    assert {e["version"] for e in index} == {"1.0"}  # the branch version the app compares, not the build
     for entry in index:
-        file = ws.releases / "cepheus" / entry["version"] / entry["url"].rsplit("/", 1)[1]
+        file = ws.releases / "cepheus" / entry["build"] / entry["url"].rsplit("/", 1)[1]
         data = file.read_bytes()
         assert entry["size"] == len(data) and entry["id"] == hashlib.sha256(data).hexdigest()
         assert entry["url"].startswith("https://dl.example.org/rom/cepheus/")
@@ -179,17 +148,20 @@ def test_dask_cluster_and_a_fresh_clone_give_the_same_artifacts(git_workspace: P
 
     local_ws = tmp_path / "clone"  # a fresh clone of the workspace: same week, same bytes
     subprocess.run(["git", "clone", "-q", str(git_workspace), str(local_ws)], check=True)
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    # a short temporary directory: the run's multiprocessing manager puts its AF_UNIX socket in it, and
+    # a path under pytest's per-worker tmp_path can be longer than a socket address may be
+    scratch = Path(tempfile.mkdtemp(prefix="rf-"))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     shared: list[str] = []
 
     def cached(outcome) -> None:
-        shared.extend(p.name.split("-")[0] for p in (tmp_path / "tmp").glob("romforge-run-cache-*/*/*")
+        shared.extend(p.name.split("-")[0] for p in scratch.glob("romforge-run-cache-*/*/*")
                       if not p.name.endswith((".lock", ".tmp")))
 
     local = run_weekly(load_workspace(local_ws), week="2026-W48", keep_deltas=0, jobs=2, done=cached)
     assert {"replace", "locale", "overlay", "t9"} <= set(shared)
-    assert list((tmp_path / "tmp").iterdir()) == []
+    assert list(scratch.iterdir()) == []
+    scratch.rmdir()
     monkeypatch.undo()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")

@@ -104,10 +104,13 @@ def plan(ctx: BuildContext, request: BuildRequest) -> BuildPlan:
     return p
 
 
-def retarget(ctx: BuildContext, p: BuildPlan, version: str) -> BuildPlan:
+def retarget(ctx: BuildContext, p: BuildPlan, version: str, *, build_utc: int | None = None) -> BuildPlan:
     """The same plan for another version: the inputs do not depend on it, the stamps and the
-    release directory do (the weekly train plans once, then picks the version)."""
+    release directory do (the weekly train plans once, then picks the version); `build_utc`:
+    the other version's build date (a weekly respin is dated after the build it replaces)."""
     check_version(version)
-    stamps, fingerprint = plan_stamps(ctx.workspace, p.profile, p.base, version, p.build_utc)
-    return replace(p, version=version, stamps=stamps, fingerprint=fingerprint,
+    utc = p.build_utc if build_utc is None else build_utc
+    stamps, fingerprint = plan_stamps(ctx.workspace, p.profile, p.base, version, utc)
+    return replace(p, version=version, stamps=stamps, fingerprint=fingerprint, build_utc=utc,
+                   inputs={**p.inputs, "build_date_utc": utc},
                    release=release_dir(p.store, p.profile.profile, version))

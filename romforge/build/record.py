@@ -54,9 +54,9 @@ class BuildInfo:
 _ADAPTER = TypeAdapter(BuildInfo)
 
 
-def record_data(text: str, *, file: Path | str, schema: int) -> dict[str, Any]:
+def record_data(text: str, *, file: Path | str, schema: int | tuple[int, ...]) -> dict[str, Any]:
     """The JSON object of a release record, or ReleaseError naming the file: not JSON, not an
-    object, another schema version. Shared by build-info.json and release.json."""
+    object, a schema version this romforge does not read. Shared by build-info.json and release.json."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -64,8 +64,10 @@ def record_data(text: str, *, file: Path | str, schema: int) -> dict[str, Any]:
                            hint="releases are never edited by hand; restore it from a backup") from None
     if not isinstance(data, dict):
         raise ReleaseError("damaged: not a JSON object", file=file)
-    if data.get("schema") != schema:
-        raise ReleaseError(f"schema {data.get('schema')!r} is not the {schema} this romforge reads", file=file,
+    readable = schema if isinstance(schema, tuple) else (schema,)
+    if data.get("schema") not in readable:
+        raise ReleaseError(f"schema {data.get('schema')!r} is not one this romforge reads "
+                           f"({', '.join(map(str, readable))})", file=file,
                            hint="build it again with the romforge that wrote it, or upgrade romforge")
     return data
 

@@ -109,10 +109,25 @@ def plan_stamps(ws: Workspace, profile: DeviceProfile, base: RomTree, version: s
                 "ro.romforge.version": version,
                 "ro.romforge.device": profile.codename,
             })
+            values.update(updater_stamps(ws, profile, values))
         if partition == "vendor":
             values["ro.sf.lcd_density"] = str(profile.screen.density)
         stamps[partition] = values
     return stamps, fingerprint
+
+
+def updater_stamps(ws: Workspace, profile: DeviceProfile, stamped: dict[str, str]) -> dict[str, str]:
+    """What the ROM's Updater app reads ([updater] in romforge.toml): the branch version and release
+    type every entry is compared with, the codename, and the index URL template it fills in."""
+    u = ws.updater
+    values = {u.prop("branch_version"): u.branch_version, u.prop("release_type"): u.release_type,
+              u.prop("device"): profile.codename, u.prop("uri"): u.uri}
+    for key, value in values.items():
+        if stamped.get(key, value) != value:
+            raise ConfigError(f"[updater.properties] names {key}, which romforge already stamps as "
+                              f"{stamped[key]!r}; pick the property the Updater really reads",
+                              file=ws.config_file, line=u.line("properties"))
+    return values
 
 
 def apply_stamps(stamps: Stamps, tree: RomTree) -> None:

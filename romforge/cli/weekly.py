@@ -74,6 +74,8 @@ def weekly(devices: str, week: str | None, date: str | None, keep_deltas: int, j
             if o.release and o.status != "failed":
                 click.echo(f"  {shown(Path(o.release) / 'target-files.zip')}")
         click.echo(f"site: {shown(ws.releases / 'site' / 'index.html')}")
+        click.echo(f"updater: {shown(ws.releases / 'site' / 'api' / 'v1')}/<device>/<type>/<incr>, polled at "
+                   f"{ws.updater.uri}")
         if result.failed:
             click.echo(f"failed: {', '.join(o.device for o in result.failed)}", err=True)
         for problem in result.publish_problems:

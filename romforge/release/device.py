@@ -12,17 +12,20 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from romforge.build import BuildInfo, BuildPlan, BuildRequest, build_release, plan, read_build_info, retarget
+from romforge.build import TARGET_FILES, BuildInfo, BuildPlan, BuildRequest, build_release, plan, read_build_info, retarget
 from romforge.errors import InternalError, ReleaseError, RomforgeError
 from romforge.profile import load_profile
 from romforge.release.changelog import commits_since, head_commit, notes_for_device, render
 from romforge.release.record import SCHEMA, Artifact, Delta, Notes, ReleaseRecord, read_release, write_release
 from romforge.release.store import device_lock, release_dir
-from romforge.release.versions import Version, releases_of, week_release_date
+from romforge.release.forward import check_moves_forward
+from romforge.release.versions import Version, release_utc, releases_of, utc_text, week_release_date
 from romforge.run.cache import RunCache, RunResults
 from romforge.run.context import BuildContext
 from romforge.run.cores import Cores
-from romforge.tree import sha256_file
+from romforge.tree import RomTree, sha256_file
+from romforge.updater.app import Names
+from romforge.updater.phone import identity_of, properties_of
 from romforge.workspace import load_workspace
 
 
@@ -53,10 +56,13 @@ class DeviceOutcome:
     overlays: list[str] = field(default_factory=list)  # "name version" of each applied feature overlay
 
 
-def choose_version(ctx: BuildContext, device: str, year: int, week: int, date: str) -> tuple[BuildPlan, bool]:
+def choose_version(ctx: BuildContext, device: str, year: int, week: int) -> tuple[BuildPlan, bool]:
     """(plan, reuse): the week's latest release when its inputs are unchanged, else the next respin,
-    decided from the planned inputs alone (the plan is then used for the build as it is)."""
+    decided from the planned inputs alone (the plan is then used for the build as it is). Each
+    version is dated by release_utc: its week's Friday at [updater] release_time, a minute
+    later per respin."""
     ws = ctx.workspace
+    minutes = ws.updater.release_minutes
     existing = [v for v, _ in releases_of(ws.releases, device)]
     later = [v for v in existing if (v.year, v.week) > (year, week)]
     if later:
@@ -65,13 +71,14 @@ def choose_version(ctx: BuildContext, device: str, year: int, week: int, date: s
                            hint=f"build week {max(later).week_label} or later")
     this_week = [v for v in existing if (v.year, v.week) == (year, week)]
     first = max(this_week) if this_week else Version(year, week, 1)
-    planned = plan(ctx, BuildRequest(device, str(first), date))
+    planned = plan(ctx, BuildRequest(device, str(first), utc_text(release_utc(first, minutes))))
     if not this_week:
         return planned, False
     previous = read_build_info(release_dir(ws.releases, device, str(first)))
     if previous is not None and previous.inputs == planned.inputs:
         return planned, True
-    return retarget(ctx, planned, str(Version(year, week, first.respin + 1))), False
+    respin = Version(year, week, first.respin + 1)
+    return retarget(ctx, planned, str(respin), build_utc=release_utc(respin, minutes)), False
 
 
 def _reused(outcome: DeviceOutcome, where: Path) -> DeviceOutcome:
@@ -111,7 +118,7 @@ def release_device(job: DeviceJob, *, cache: RunResults | None = None) -> Device
 def _release(ctx: BuildContext, job: DeviceJob, device: str, outcome: DeviceOutcome) -> None:
     ws = ctx.workspace
     date = week_release_date(job.year, job.week)
-    planned, reuse = choose_version(ctx, device, job.year, job.week, date)
+    planned, reuse = choose_version(ctx, device, job.year, job.week)
     outcome.version = planned.version
     outcome.release = str(planned.release)
     if reuse:
@@ -120,6 +127,7 @@ def _release(ctx: BuildContext, job: DeviceJob, device: str, outcome: DeviceOutc
     version = Version.parse(planned.version)
     assert version is not None  # choose_version only makes weekly versions
     earlier = [(v, p) for v, p in releases_of(ws.releases, device) if v < version]
+    check_moves_forward(ws, version, planned.build_utc, earlier)
     sources = earlier[-job.keep_deltas:] if job.keep_deltas > 0 else []
     previous = earlier[-1] if earlier else None
     previous_record = read_release(previous[1]) if previous else None
@@ -143,7 +151,8 @@ def _release(ctx: BuildContext, job: DeviceJob, device: str, outcome: DeviceOutc
             source_commit=commit, previous=str(previous[0]) if previous else None,
             # the build already hashed target-files, images and ota-full.zip
             artifacts={name: Artifact(size=o["size"], sha256=o["sha256"]) for name, o in sorted(info.outputs.items())},
-            deltas=deltas, notes=Notes(md="changelog.md", html="changelog.html"), inputs=info.inputs)
+            deltas=deltas, notes=Notes(md="changelog.md", html="changelog.html"), inputs=info.inputs,
+            updater=identity_of(properties_of(RomTree.open(out / TARGET_FILES)), Names.of(ws.updater.properties)))
         write_release(record, out)
         outcome.artifacts, outcome.deltas = record.artifacts_json(), record.deltas_json()
 

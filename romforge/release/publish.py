@@ -1,4 +1,4 @@
-"""What phones and people read: the updater index (LineageOS Updater's JSON) and a static site.
+"""What phones and people read: the updater API (LineageOS Updater's JSON, romforge.updater.api) and a static site.
 
 Both are made from the release store alone (every releases/<device>/<version>/release.json),
 so they can be regenerated at any time and always agree with the files on disk.
@@ -88,25 +88,6 @@ def collect(store: Path) -> tuple[dict[str, list[Release]], list[RomforgeError]]
     return devices, problems
 
 
-def updater_index(ws: Workspace, releases: list[Release]) -> dict:
-    """LineageOS Updater's shape: {"response": [{datetime, filename, id, romtype, size, url, version}]}."""
-    entries = []
-    for r in releases:
-        base = f"{ws.base_url}/{r.device}/{r.version}"
-        stem = f"{ws.rom_name.lower().replace(' ', '-')}-{r.version}-{r.device}"
-        full = r.record.full
-        if full:
-            entries.append({"datetime": r.record.datetime, "filename": f"{stem}-full.zip", "id": full.sha256,
-                            "romtype": ws.romtype, "size": full.size, "url": f"{base}/ota-full.zip",
-                            "version": r.version})
-        for delta in r.record.deltas:
-            entries.append({"datetime": r.record.datetime, "filename": f"{stem}-from-{delta.source}.zip",
-                            "id": delta.sha256, "romtype": ws.romtype, "size": delta.size,
-                            "url": f"{base}/{delta.file}", "version": r.version,
-                            "source_version": delta.source, "incremental": True})
-    return {"response": entries}
-
-
 def human_size(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
 
@@ -119,7 +100,10 @@ def _env() -> Environment:
 
 
 def publish(ws: Workspace) -> Published:
-    """Rewrite releases/site/ (index.html, <device>.html, api/<device>.json) from the store."""
+    """Rewrite releases/site/ from the store: index.html, <device>.html, a page per build
+    (<device>/<version>.html), api/<device>.json and the Updater's api/v1/<device>/<type>/<incr>."""
+    from romforge.updater.api import build_page, write_api
+
     store = ws.releases
     devices, problems = collect(store)
     store.mkdir(parents=True, exist_ok=True)
@@ -127,12 +111,15 @@ def publish(ws: Workspace) -> Published:
     try:
         (tmp / "api").mkdir()
         env = _env()
+        problems += write_api(tmp, ws, {device: [r.record for r in releases] for device, releases in devices.items()})
         for device, releases in devices.items():
-            index = updater_index(ws, releases)
-            (tmp / "api" / f"{device}.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
             page = env.get_template("site_device.html.j2").render(rom=ws.rom_name, device=device,
                                                                   releases=releases)
             (tmp / f"{device}.html").write_text(page, encoding="utf-8")
+            (tmp / device).mkdir()
+            for r in releases:
+                (tmp / build_page(device, r.version)).write_text(env.get_template("site_build.html.j2").render(
+                    rom=ws.rom_name, device=device, r=r, root="../"), encoding="utf-8")
         (tmp / "index.html").write_text(env.get_template("site_index.html.j2").render(
             rom=ws.rom_name, devices=devices), encoding="utf-8")
         final = store / SITE

@@ -18,7 +18,8 @@ from pydantic.dataclasses import dataclass
 from romforge.build.record import damaged, read_record_text, record_data
 
 RELEASE_JSON = "release.json"
-SCHEMA = 1
+SCHEMA = 2  # 2: the updater identity; 1 (no "updater") is still read
+READABLE = (1, 2)
 MAX_RECORD_BYTES = 16 << 20
 
 
@@ -45,6 +46,18 @@ class Notes:
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True))
+class UpdaterIdentity:
+    """What a phone on this build tells its Updater app, read back from the build's own build.prop:
+    the values it puts in the index URL and compares every entry with."""
+
+    device: str  # {device}: ro.updater.next_device, else the configured device property
+    release_type: str  # {type} (lower-cased in the URL) and what `romtype` must equal
+    incremental: str  # {incr}: ro.build.version.incremental
+    branch_version: str  # what `version` is compared with
+    uri: str  # the stamped index URL template, placeholders unfilled
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True))
 class ReleaseRecord:
     schema: int
     device: str
@@ -60,6 +73,7 @@ class ReleaseRecord:
     deltas: list[Delta]
     notes: Notes
     inputs: dict[str, Any]
+    updater: UpdaterIdentity | None = None  # None in schema-1 records: built before phones polled romforge
 
     @property
     def full(self) -> Artifact | None:
@@ -82,7 +96,7 @@ _ADAPTER = TypeAdapter(ReleaseRecord)
 
 
 def parse_release(text: str, *, file: Path | str) -> ReleaseRecord:
-    record_data(text, file=file, schema=SCHEMA)
+    record_data(text, file=file, schema=READABLE)
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as exc:

@@ -67,6 +67,24 @@ def week_release_date(year: int, week: int) -> str:
     return dt.date.fromisocalendar(year, week, 5).isoformat()
 
 
+RESPIN_STEP = 60  # seconds between a week's respins: 999 of them stay within the weekend
+
+
+def release_utc(version: Version, release_minutes: int = 0) -> int:
+    """ro.build.date.utc of a weekly release: its week's Friday at the configured time, one
+    minute later per respin. Derived from the version alone, so every respin is dated after
+    the build it replaces (the Updater offers only builds newer than the running one) and the
+    same inputs still give the same bytes."""
+    friday = dt.datetime.combine(dt.date.fromisocalendar(version.year, version.week, 5), dt.time(),
+                                 tzinfo=dt.timezone.utc)
+    return int(friday.timestamp()) + release_minutes * 60 + (version.respin - 1) * RESPIN_STEP
+
+
+def utc_text(utc: int) -> str:
+    """A build date as romforge passes it to a build (ISO 8601, UTC)."""
+    return dt.datetime.fromtimestamp(utc, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def releases_of(store: Path, device: str) -> list[tuple[Version, Path]]:
     """Finished releases of a device, oldest first (partial and foreign directories ignored)."""
     found = []
