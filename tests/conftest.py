@@ -24,6 +24,23 @@ def shared() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kept_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ROMFORGE_CACHE_DIR for the whole test session, shared by the xdist workers: builds of
+    the same base compress its image chunks and link its RROs once, not once per test. Tests that
+    prove outputs do not depend on the cache build one side without it (`fresh_cache`)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if base.name.startswith("popen-gw") else base) / "romforge-kept-cache"
+    os.environ["ROMFORGE_CACHE_DIR"] = str(root)
+    return root
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's builds make everything themselves (a private run directory per run)."""
+    monkeypatch.delenv("ROMFORGE_CACHE_DIR")
+
+
 @pytest.fixture(scope="session")
 def sample_rom(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generic arm64 base ROM shared read-only by the tests of one worker."""

@@ -228,6 +228,7 @@ def test_a_run_directory_left_by_a_killed_run_is_removed_by_the_next(tmp_path: P
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("ROMFORGE_CACHE_DIR")
     stale = tmp_path / "romforge-run-cache-killed"  # nobody holds its lock
     (stale / "ab").mkdir(parents=True)
     (stale / "ab" / "abcd").write_bytes(b"x")
@@ -244,3 +245,47 @@ def test_a_run_directory_left_by_a_killed_run_is_removed_by_the_next(tmp_path: P
         assert not root.exists()
     finally:
         os.close(held)
+
+
+# ---- ROMFORGE_CACHE_DIR: a cache kept between runs ------------------------------------
+
+
+def test_a_kept_cache_directory_outlives_its_run_and_serves_the_next(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = tmp_path / "ci-cache" / "romforge"
+    monkeypatch.setenv("ROMFORGE_CACHE_DIR", str(kept))
+    with run_directory() as root:
+        assert root == kept and kept.is_dir()
+        RunResults(RunCache(root)).make("chunk-1", lambda: b"compressed once")
+    assert kept.is_dir()
+
+    def must_not_run() -> bytes:
+        raise AssertionError("the kept entry was made again")
+
+    with run_directory() as root:  # the next run (the next CI job)
+        assert RunResults(RunCache(root)).make("chunk-1", must_not_run) == b"compressed once"
+
+
+def test_a_damaged_entry_is_made_again_never_used(tmp_path: Path) -> None:
+    cache = RunCache(tmp_path / "kept")
+    cache.put("chunk-2", b"the right bytes")
+    entry = tmp_path / "kept" / "ch" / "chunk-2"
+    damaged = bytearray(entry.read_bytes())
+    damaged[-1] ^= 0x01  # one flipped bit on disk
+    entry.write_bytes(bytes(damaged))
+    assert cache.get("chunk-2") is None
+    entry.write_bytes(entry.read_bytes()[:10])  # cut short
+    assert cache.get("chunk-2") is None
+    assert cache.make("chunk-2", lambda: b"the right bytes", wait=True) == b"the right bytes"
+    assert cache.get("chunk-2") == b"the right bytes"
+
+
+def test_a_cache_directory_that_cannot_be_made_is_a_user_error(workspace: Path, tmp_path: Path, run,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("ROMFORGE_CACHE_DIR", str(blocker / "cache"))
+    result = run("build", "cepheus", "--version", "1.0", "--date", "2026-11-27", cwd=workspace)
+    assert result.exit_code == 1, result.output
+    assert f"ROMFORGE_CACHE_DIR={blocker / 'cache'}" in result.output and "Traceback" not in result.output
+    assert not (workspace / "build").exists() and not (workspace / "releases").exists()

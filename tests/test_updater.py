@@ -255,7 +255,7 @@ def linked_copy(train: Train, dest: Path) -> Path:
     return dest
 
 
-def test_same_inputs_give_the_same_release_bytes(train: Train, tmp_path: Path) -> None:
+def test_same_inputs_give_the_same_release_bytes(train: Train, tmp_path: Path, fresh_cache: None) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(train.root), str(clone)], check=True)
     for version in ("2026.48.1", "2026.49.1"):

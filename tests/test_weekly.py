@@ -146,6 +146,8 @@ def test_dask_cluster_and_a_fresh_clone_give_the_same_artifacts(git_workspace: P
     shares nothing, so equal bytes show the sharing changes nothing; the cache goes with the run."""
     from distributed import LocalCluster
 
+    monkeypatch.delenv("ROMFORGE_CACHE_DIR")  # this test is about the run's own directory
+
     local_ws = tmp_path / "clone"  # a fresh clone of the workspace: same week, same bytes
     subprocess.run(["git", "clone", "-q", str(git_workspace), str(local_ws)], check=True)
     # a short temporary directory: the run's multiprocessing manager puts its AF_UNIX socket in it, and

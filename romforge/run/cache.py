@@ -8,6 +8,10 @@ directory (`RunCache`, `run_directory`), so a build in another worker process fi
 taken) leaves it for last and goes on with the rest, so two builds side by side split the
 shared work instead of doing it twice. An entry is written to a temporary name and renamed,
 so a killed build leaves no half entry, and the kernel drops its locks.
+
+`ROMFORGE_CACHE_DIR` names a directory kept between runs instead (a CI cache, a test session):
+entries are keyed by their inputs and carry the SHA-256 of their bytes, so a damaged entry is
+made again, never used. Deleting the directory at any time is safe.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from collections import OrderedDict
+import hashlib
 from typing import Callable, Iterator, Sequence
+
+from romforge.errors import ConfigError
+
+CACHE_DIR_ENV = "ROMFORGE_CACHE_DIR"
+_DIGEST = 32  # an entry is the SHA-256 of its value, then the value
+
 
 @dataclass(frozen=True)
 class RunCache:
@@ -33,10 +44,15 @@ class RunCache:
         return self.root / key[:2] / key
 
     def get(self, key: str) -> bytes | None:
+        """The value stored for `key`; None when there is none or it is damaged."""
         try:
-            return self._entry(key).read_bytes()
+            stored = self._entry(key).read_bytes()
         except FileNotFoundError:
             return None
+        value = stored[_DIGEST:]
+        if len(stored) < _DIGEST or hashlib.sha256(value).digest() != stored[:_DIGEST]:
+            return None  # a damaged entry is made again (and replaced)
+        return value
 
     def has(self, key: str) -> bool:
         return self._entry(key).is_file()
@@ -45,7 +61,7 @@ class RunCache:
         entry = self._entry(key)
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f".{key}.{os.getpid()}.tmp")
-        tmp.write_bytes(value)
+        tmp.write_bytes(hashlib.sha256(value).digest() + value)
         os.replace(tmp, entry)
 
     def claim(self, key: str, *, wait: bool) -> int | None:
@@ -121,9 +137,30 @@ def private_directory(prefix: str) -> Iterator[Path]:
         os.close(fd)
 
 
+def kept_directory() -> Path | None:
+    """The directory ROMFORGE_CACHE_DIR names (made when missing); None when it is not set."""
+    value = os.environ.get(CACHE_DIR_ENV, "")
+    if not value:
+        return None
+    root = Path(value)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{CACHE_DIR_ENV}={value}: cannot use it as the cache directory: "
+                          f"{exc.strerror or exc}", hint=f"unset {CACHE_DIR_ENV} or name a directory") from None
+    return root
+
+
+@contextmanager
+def _kept(root: Path) -> Iterator[Path]:
+    yield root
+
+
 def run_directory() -> "contextlib.AbstractContextManager[Path]":
-    """A private directory for one run's shared results (see private_directory)."""
-    return private_directory(_RUN_PREFIX)
+    """The directory for one run's shared results: ROMFORGE_CACHE_DIR's when it is set, else a
+    private one removed after the run (see private_directory)."""
+    kept = kept_directory()
+    return _kept(kept) if kept is not None else private_directory(_RUN_PREFIX)
 
 
 class RunResults:

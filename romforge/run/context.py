@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from romforge.errors import ConfigError
 from romforge.rro import SigningKey
-from romforge.run.cache import RunCache, RunResults
+from romforge.run.cache import RunCache, RunResults, kept_directory
 from romforge.run.cores import Cores, standalone
 from romforge.run.progress import NullProgress, Progress
 from romforge.run.tools import Tools
@@ -81,6 +81,8 @@ class BuildContext:
                tools: Tools | None = None, cache: RunResults | None = None) -> "BuildContext":
         """A context for `ws`: keys read from romforge.toml, the default features unless given."""
         from romforge.build.features import default_features
+
+        shared = shared if shared is not None or cache is not None else kept_directory()
 
         return cls(workspace=ws, keys=Keys.of(ws), tools=tools or Tools(), cores=cores or standalone(),
                    cache=cache or RunResults(RunCache(shared) if shared is not None else None),
