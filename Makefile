@@ -37,7 +37,7 @@ demo: setup
 	./examples/demo.sh
 
 test: setup
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE)/base $(WORKSPACE)/releases $(WORKSPACE)/keys build *.egg-info

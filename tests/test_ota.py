@@ -27,6 +27,8 @@ from romforge.ota.keys import generate_test_key, load_signing_key
 from romforge.samplerom import mutate_week
 from romforge.tree import RomTree, materialize, stage
 
+pytestmark = pytest.mark.xdist_group("ota-env")  # one worker builds the module's two weeks once
+
 SIG_ASN1_SHA256 = bytes.fromhex("3031300d060960864801650304020105000420")
 
 

@@ -35,6 +35,8 @@ from romforge.release.weekly import run_weekly
 from romforge.workspace import load_workspace
 from trainkit import commit_all, git, write_workspace
 
+pytestmark = pytest.mark.xdist_group("updater-train")  # one worker builds the module's train once
+
 DEVICES = ("cepheus", "alioth")
 FRIDAY_W48_NOON = int(dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc).timestamp())
 

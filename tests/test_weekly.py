@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -205,25 +206,34 @@ def test_site_renders_in_chromium_and_links_resolve(git_workspace: Path, tmp_pat
     assert len(image.convert("RGB").getcolors(1 << 20) or []) > 10  # not a blank page
 
 
+@pytest.fixture(scope="module")
+def big_rom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A base ROM slow enough to build that a run can be caught mid-build."""
+    from romforge.samplerom import generate
+
+    return generate(tmp_path_factory.mktemp("big") / "big-rom", files=4000, seed=11)
+
+
+@pytest.mark.xdist_group("big-rom")
 @pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
-def test_killed_run_leaves_no_half_release(tmp_path: Path, git_workspace: Path, signal_name: str) -> None:
+def test_killed_run_leaves_no_half_release(git_workspace: Path, big_rom: Path, signal_name: str) -> None:
     import signal
     import sys
     import time
 
-    from romforge.samplerom import generate
-
-    big = generate(tmp_path / "big-rom", files=4000, seed=11)  # slow enough to be caught mid-build
+    ws = load_workspace(git_workspace)
+    run_weekly(ws, week="2026-W48", devices="cepheus", keep_deltas=0)  # the earlier release, on the small base
+    earlier = tree_snapshot(ws.releases / "cepheus/2026.48.1")
     config = git_workspace / "romforge.toml"
-    lines = [f'base_rom = "{big}"' if line.startswith("base_rom") else line for line in config.read_text().splitlines()]
+    lines = [f'base_rom = "{big_rom}"' if line.startswith("base_rom") else line
+             for line in config.read_text().splitlines()]
     config.write_text("\n".join(lines) + "\n")
     ws = load_workspace(git_workspace)
-    run_weekly(ws, week="2026-W48", devices="cepheus", keep_deltas=0)
-    earlier = tree_snapshot(ws.releases / "cepheus/2026.48.1")
     romforge = Path(sys.executable).parent / "romforge"
     proc = subprocess.Popen([str(romforge), "weekly", "--week", "2026-W49", "--devices", "cepheus",
                              "--keep-deltas", "0", "--workspace", str(git_workspace)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,  # no kept cache: slow enough
+                            env={k: v for k, v in os.environ.items() if k != "ROMFORGE_CACHE_DIR"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((ws.releases / "cepheus").glob(".2026.49.1.partial-*/release")):
         time.sleep(0.005)
