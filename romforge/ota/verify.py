@@ -272,13 +272,13 @@ def _check_signatures(pkg: OtaPackage, payload: Payload, public, infos: list[Sig
     if weak:
         raise _fail(pkg, f"the {weak[0].covers} signature uses {weak[0].algorithm}; RSA keys under 2048 bits are weak "
                          "and romforge does not trust them")
-    if any(i.covers == "payload" and i.status == "absent" for i in infos):
-        raise _fail(pkg, "the payload is unsigned: there is no signature to verify",
-                    hint="sign it (romforge ota full/diff sign every payload), or use ota info / ota apply")
     if pkg.is_zip:
         reason = verify_whole_file(pkg.path, public)
         if reason:
             raise _fail(pkg, reason)
+    if any(i.covers == "payload" and i.status == "absent" for i in infos):
+        raise _fail(pkg, "the payload is unsigned: there is no signature to verify",
+                    hint="sign it (romforge ota full/diff sign every payload), or use ota info / ota apply")
     metadata = payload.metadata()
     msig = parse_signatures(payload.metadata_signature(), source=str(pkg.path), what="metadata signature")
     if not any(verify_digest(public, s, hashlib.sha256(metadata).digest()) for s in msig):
