@@ -21,6 +21,7 @@ from romforge.ota.puff import PuffError
 from romforge.ota.puffdiff import apply_puffdiff, read_puffdiff
 from romforge.ota.verify import (OtaRejected, OtaReport, _fail, _open_payload, check_ota, ota_info,  # noqa: F401
                                  verify_ota)
+from romforge.run.progress import NullProgress, Progress
 from romforge.tree import sha256_file
 
 APPLICABLE_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF,
@@ -115,8 +116,10 @@ def apply_operation(op, payload: Payload, source, out) -> None:
     dst.pad()
 
 
-def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, public=None) -> OtaReport:
-    """Verify, then write out_dir/<partition>.img for every partition of the payload."""
+def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, public=None,
+              progress: Progress | None = None) -> OtaReport:
+    """Verify, then write out_dir/<partition>.img for every partition of the payload (a step of
+    `progress` per partition, advanced per operation)."""
     pkg = open_ota_package(Path(path))
     report = verify_ota(path, public)
     f, payload = _open_payload(pkg)
@@ -152,7 +155,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
         try:
             for part, temp in zip(parts, temps):
                 source = None if payload.is_full else Path(source_dir) / f"{part.partition_name}.img"
-                _apply_partition(pkg, payload, part, temp, source)
+                _apply_partition(pkg, payload, part, temp, source, progress or NullProgress())
             for temp, target in zip(temps, targets):
                 os.replace(temp, target)
         finally:
@@ -161,14 +164,17 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
     return report
 
 
-def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source: Path | None) -> None:
+def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source: Path | None,
+                     progress: Progress) -> None:
     src = open(source, "rb") if source is not None else None
+    progress.step(f"apply {part.partition_name}", total=len(part.operations))
     try:
         with open(temp, "wb") as out:
             out.truncate(part.new_partition_info.size)
             for index, op in enumerate(part.operations):
                 try:
                     apply_operation(op, payload, src, out)
+                    progress.advance(1)
                 except (ValueError, PuffError, lzma.LZMAError, OSError, EOFError) as exc:
                     raise _fail(pkg, f"{part.partition_name} operation {index} ({OP_NAMES[op.type]}) cannot be "
                                      f"applied: {exc}") from None

@@ -20,6 +20,11 @@ FILE_CONTEXTS = "META/file_contexts"
 MISC_INFO = "META/misc_info.txt"
 DYNAMIC_PARTITIONS_INFO = "META/dynamic_partitions_info.txt"
 AB_PARTITIONS = "META/ab_partitions.txt"
+UPDATE_ENGINE_CONFIG = "META/update_engine_config.txt"
+ROOT_DIR = "ROOT"  # system-as-root: the image's "/" (SYSTEM/ is mounted below it at /system)
+ROOT_FS_CONFIG = "META/root_filesystem_config.txt"
+IMAGES_DIR = "IMAGES"
+RADIO_DIR = "RADIO"  # firmware images an OTA carries whole (modem, bootloader…)
 ZIP_DATE = (2009, 1, 1, 0, 0, 0)  # the fixed time AOSP's releasetools stamps on zip entries
 STORED_SUFFIXES = (".apk", ".zip", ".jar", ".png", ".jpg", ".webp", ".ogg", ".mp3", ".gz", ".xz",
                     ".br", ".lz4", ".zst", ".img")
@@ -41,7 +46,12 @@ def build_prop_path(partition: str) -> str:
 
 def image_name(partition: str) -> str:
     """Where target-files keeps a partition's image."""
-    return f"IMAGES/{partition}.img"
+    return f"{IMAGES_DIR}/{partition}.img"
+
+
+def radio_image_name(partition: str) -> str:
+    """Where target-files keeps a firmware image (add_img_to_target_files takes them from RADIO/)."""
+    return f"{RADIO_DIR}/{partition}.img"
 
 
 def clean_path(path: str, *, what: str = "path") -> str:
