@@ -166,3 +166,23 @@ def test_a_sha1_whole_file_signature_is_reported_and_refused_as_weak(run, unsign
     verified = run("ota", "verify", signed, "--key", f"{ota_test_key}.x509.pem")
     assert verified.exit_code == 3
     assert "SHA-1" in verified.output and "weak" in verified.output and "does not match" not in verified.output
+
+
+def test_a_signed_bare_payload_verifies_with_its_key_and_not_with_another(run, ota_test_key: Path,
+                                                                          tmp_path: Path) -> None:
+    from romforge.ota.keys import generate_test_key, load_signing_key
+    from romforge.ota.payload import Op, Operation, PartitionPlan, write_payload
+
+    image = b"".join(f"line {i}\n".encode() for i in range(3000))[:2 * BLOCK]
+    plan = PartitionPlan("system", len(image), hashlib.sha256(image).digest(),
+                         [Operation(Op.REPLACE_BZ, [(0, 2)], data=bzip2(image))])
+    bare = tmp_path / "payload.bin"
+    write_payload(bare, [plan], load_signing_key(ota_test_key), minor_version=0)
+    good = run("ota", "verify", bare, "--key", f"{ota_test_key}.x509.pem", "--json")
+    assert good.exit_code == 0, good.output
+    sigs = json.loads(good.stdout)["signatures"]
+    assert [(s["covers"], s["algorithm"], s["status"]) for s in sigs] == [
+        ("payload metadata", "SHA-256 with RSA-2048", "verified"), ("payload", "SHA-256 with RSA-2048", "verified")]
+    generate_test_key(tmp_path / "other")
+    bad = run("ota", "verify", bare, "--key", tmp_path / "other.x509.pem")
+    assert bad.exit_code == 3 and "does not verify with this key" in bad.output

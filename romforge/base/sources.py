@@ -5,7 +5,6 @@ the payload manifest says about dynamic partitions; nothing is ever held whole i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +13,9 @@ from romforge.errors import InputError
 from romforge.ota.apply import apply_ota
 from romforge.ota.package import open_ota_package
 from romforge.ota.payload import parse_payload
+from romforge.ota.verify import PARTITION_NAME
 from romforge.run.progress import NullProgress, Progress
 from romforge.run.tools import Tools
-
-PARTITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 @dataclass(frozen=True)
