@@ -125,12 +125,12 @@ def test_ext4_and_erofs_images_of_one_partition_import_alike(run, sample_rom: Pa
         folder = tmp_path / fs
         folder.mkdir()
         build_image(tree, "vendor", fs, folder / "vendor.img", workdir=tmp_path)
-        result = run("base", "import", folder, "-o", tmp_path / f"base-{fs}")
+        result = run("base", "import", folder, "-o", tmp_path / f"base {fs}")
         assert result.exit_code == 0, result.output
-    cfg = [sorted((tmp_path / f"base-{fs}/META/vendor_filesystem_config.txt").read_text().splitlines())
+    cfg = [sorted((tmp_path / f"base {fs}/META/vendor_filesystem_config.txt").read_text().splitlines())
            for fs in ("erofs", "ext4")]
     assert cfg[0] == cfg[1] and any("capabilities=0x3000" in line for line in cfg[0])
-    trees = [RomTree.open(tmp_path / f"base-{fs}") for fs in ("erofs", "ext4")]
+    trees = [RomTree.open(tmp_path / f"base {fs}") for fs in ("erofs", "ext4")]
     files = [{e.path: (e.kind, e.link_target, t.read("vendor", e.path) if e.kind == "file" else None)
               for e in t.iter_entries("vendor")} for t in trees]
     assert files[0] == files[1] and len(files[0]) > 20

@@ -155,15 +155,18 @@ def extract_ext4(image: Path, dest: Path, *, partition: str, tools: Tools) -> li
     root_stat = _debugfs(tools, image, partition, ["stat <2>"])
     listing[0] = ("", 2, *_stat_fields(root_stat, image, partition))
     work = Path(tempfile.mkdtemp(prefix="ext4-", dir=dest.parent))
+    if '"' in str(work) or not str(work).isprintable():
+        raise InputError("the output path holds a quote or control character, which debugfs commands cannot carry",
+                         file=dest.parent)
     try:
         requests = []
         for _, ino, mode, _, _ in listing:
             for name in (SELINUX_XATTR, CAPABILITY_XATTR):
-                requests.append(f"ea_get -f {work}/{ino}.{name} <{ino}> {name}")
+                requests.append(f'ea_get -f "{work}/{ino}.{name}" <{ino}> {name}')
             if stat.S_ISREG(mode):
-                requests.append(f"dump <{ino}> {work}/{ino}.data")
+                requests.append(f'dump <{ino}> "{work}/{ino}.data"')
             elif stat.S_ISLNK(mode):  # a fast link's target is in the inode (stat shows it), a slow one's in a block
-                requests += [f"stat <{ino}>", f"dump <{ino}> {work}/{ino}.data"]
+                requests += [f"stat <{ino}>", f'dump <{ino}> "{work}/{ino}.data"']
         out = _debugfs(tools, image, partition, requests)
         links = _link_targets(out, image, partition)
         entries = []
