@@ -186,3 +186,20 @@ def test_a_signed_bare_payload_verifies_with_its_key_and_not_with_another(run, o
     generate_test_key(tmp_path / "other")
     bad = run("ota", "verify", bare, "--key", tmp_path / "other.x509.pem")
     assert bad.exit_code == 3 and "does not verify with this key" in bad.output
+
+
+def test_a_full_payload_of_many_operations_applies_side_by_side_to_the_same_image(run, tmp_path: Path) -> None:
+    from independent_payload import REPLACE
+
+    rng = random.Random(9)
+    blocks = [bytes(rng.getrandbits(8) for _ in range(BLOCK)) if i % 3 else f"block {i}\n".encode() * 400
+              for i in range(40)]
+    blocks = [b[:BLOCK].ljust(BLOCK, b"\0") for b in blocks]
+    ops = [RawOperation(REPLACE if i % 3 else REPLACE_BZ, [(i, 1)], data=b if i % 3 else bzip2(b))
+           for i, b in enumerate(blocks)]
+    image = b"".join(blocks)
+    bare = tmp_path / "payload.bin"
+    bare.write_bytes(encode_payload([RawPartitionUpdate("vendor", image, ops)], minor_version=0))
+    result = run("ota", "apply", bare, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out/vendor.img").read_bytes() == image

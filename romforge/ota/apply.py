@@ -16,11 +16,12 @@ from pathlib import Path
 from romforge.errors import ReleaseError
 from romforge.ota.bspatch import bspatch_bytes, bspatch_stream, decompress_stream
 from romforge.ota.package import OtaPackage, open_ota_package
-from romforge.ota.payload import BLOCK_SIZE, OP_NAMES, Op, Payload
+from romforge.ota.payload import BLOCK_SIZE, OP_NAMES, Op, Payload, parallel_map, parse_payload
 from romforge.ota.puff import PuffError
 from romforge.ota.puffdiff import apply_puffdiff, read_puffdiff
 from romforge.ota.verify import (OtaRejected, OtaReport, _fail, _open_payload, check_ota, ota_info,  # noqa: F401
                                  verify_ota)
+from romforge.run.cores import Cores
 from romforge.run.progress import NullProgress, Progress
 from romforge.tree import sha256_file
 
@@ -28,6 +29,7 @@ APPLICABLE_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_COPY, Op.S
                   Op.PUFFDIFF, Op.ZERO, Op.DISCARD}
 MAX_PUFFDIFF_BYTES = 512 << 20  # a PUFFDIFF is applied in memory: larger source or destination is refused
 PIECE = 1 << 20
+FULL_RANGE = 16  # full-payload operations per worker task (2 MiB each: 32 MiB of image)
 
 
 # ---- applying -----------------------------------------------------------------------
@@ -117,9 +119,10 @@ def apply_operation(op, payload: Payload, source, out) -> None:
 
 
 def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, public=None,
-              progress: Progress | None = None) -> OtaReport:
+              progress: Progress | None = None, cores: Cores | None = None) -> OtaReport:
     """Verify, then write out_dir/<partition>.img for every partition of the payload (a step of
-    `progress` per partition, advanced per operation)."""
+    `progress` per partition). A full payload's operations write disjoint blocks and read
+    nothing but their data, so they are applied side by side on the cores the run lends."""
     pkg = open_ota_package(Path(path))
     report = verify_ota(path, public)
     f, payload = _open_payload(pkg)
@@ -155,7 +158,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
         try:
             for part, temp in zip(parts, temps):
                 source = None if payload.is_full else Path(source_dir) / f"{part.partition_name}.img"
-                _apply_partition(pkg, payload, part, temp, source, progress or NullProgress())
+                _apply_partition(pkg, payload, part, temp, source, progress or NullProgress(), cores)
             for temp, target in zip(temps, targets):
                 os.replace(temp, target)
         finally:
@@ -165,21 +168,48 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
 
 
 def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source: Path | None,
-                     progress: Progress) -> None:
-    src = open(source, "rb") if source is not None else None
-    progress.step(f"apply {part.partition_name}", total=len(part.operations))
-    try:
-        with open(temp, "wb") as out:
-            out.truncate(part.new_partition_info.size)
-            for index, op in enumerate(part.operations):
-                try:
-                    apply_operation(op, payload, src, out)
-                    progress.advance(1)
-                except (ValueError, PuffError, lzma.LZMAError, OSError, EOFError) as exc:
-                    raise _fail(pkg, f"{part.partition_name} operation {index} ({OP_NAMES[op.type]}) cannot be "
-                                     f"applied: {exc}") from None
-    finally:
-        if src is not None:
-            src.close()
+                     progress: Progress, cores: Cores | None) -> None:
+    operations = list(part.operations)
+    with open(temp, "wb") as out:
+        out.truncate(part.new_partition_info.size)
+    if source is None:
+        index = next(i for i, p in enumerate(payload.manifest.partitions) if p.partition_name == part.partition_name)
+        ranges = [(str(pkg.path), payload.base, payload.size, index, start, min(start + FULL_RANGE, len(operations)),
+                   str(temp)) for start in range(0, len(operations), FULL_RANGE)]
+        progress.step(f"apply {part.partition_name}", total=len(ranges))
+        for failure in parallel_map(_apply_full_range, ranges, cores=cores):
+            if failure is not None:
+                raise _fail(pkg, failure)
+        progress.advance(len(ranges))
+    else:
+        progress.step(f"apply {part.partition_name}", total=len(operations))
+        with open(source, "rb") as src, open(temp, "r+b") as out:
+            for index, op in enumerate(operations):
+                problem = _apply_one(part.partition_name, index, op, payload, src, out)
+                if problem:
+                    raise _fail(pkg, problem)
+                progress.advance(1)
     if bytes.fromhex(sha256_file(temp)) != part.new_partition_info.hash:
         raise _fail(pkg, f"{part.partition_name}: the applied image does not match new_partition_info's SHA-256")
+
+
+def _apply_one(name: str, index: int, op, payload: Payload, src, out) -> str | None:
+    try:
+        apply_operation(op, payload, src, out)
+    except (ValueError, PuffError, lzma.LZMAError, OSError, EOFError) as exc:
+        return f"{name} operation {index} ({OP_NAMES[op.type]}) cannot be applied: {exc}"
+    return None
+
+
+def _apply_full_range(job: tuple[str, int, int, int, int, int, str]) -> str | None:
+    """Operations start..stop of one partition of a full payload, in a worker: the payload is
+    opened and its manifest parsed again there (it was checked before any worker started)."""
+    path, base, size, partition, start, stop, temp = job
+    with open(path, "rb") as f, open(temp, "r+b") as out:
+        payload = parse_payload(f, base=base, size=size, source=path)
+        part = payload.manifest.partitions[partition]
+        for index in range(start, stop):
+            problem = _apply_one(part.partition_name, index, part.operations[index], payload, None, out)
+            if problem:
+                return problem
+    return None
