@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from romforge.avb.descriptors import ChainPartitionDescriptor, HashDescriptor, HashtreeDescriptor
 from romforge.base.filesystems import FsEntry
 from romforge.base.sources import StockFirmware
 from romforge.errors import RomforgeError
@@ -26,13 +25,14 @@ def fs_config_text(entries: list[FsEntry], prefix: str) -> str:
 
 def avb_settings(images: dict[str, Path]) -> tuple[list[str], list[str]]:
     """misc_info avb_* lines read from the vbmeta images and footers, and what could not be recovered."""
-    from romforge.avb.image import read_avb_image
-
     lines: list[str] = []
     unknown: list[str] = []
     vbmetas = sorted(name for name in images if name.startswith("vbmeta"))
     if not vbmetas:
         return ["avb_enable=false"], []
+    from romforge.avb.descriptors import ChainPartitionDescriptor, HashDescriptor, HashtreeDescriptor
+    from romforge.avb.image import read_avb_image  # the AVB package is imported only when there is AVB to read
+
     lines.append("avb_enable=true")
     lines.append("avb_building_vbmeta_image=true")
     described: dict[str, str] = {}

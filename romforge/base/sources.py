@@ -10,12 +10,9 @@ from pathlib import Path
 
 from romforge.base.sparse import is_sparse, unsparse
 from romforge.errors import InputError
-from romforge.ota.apply import apply_ota
-from romforge.ota.package import open_ota_package
-from romforge.ota.payload import parse_payload
-from romforge.ota.verify import PARTITION_NAME
 from romforge.run.progress import NullProgress, Progress
 from romforge.run.tools import Tools
+from romforge.tree.paths import PARTITION_NAME
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,10 @@ def open_stock_firmware(source: Path, work: Path, *, tools: Tools, progress: Pro
         return _image_folder(source, work, tools, progress)
     if not source.is_file():
         raise InputError("no such OTA, payload.bin or folder of images", file=source)
+    from romforge.ota.apply import apply_ota  # the payload readers are imported only for a payload
+    from romforge.ota.package import open_ota_package
+    from romforge.ota.payload import parse_payload
+
     pkg = open_ota_package(source)
     offset, size = pkg.payload_span
     with open(source, "rb") as f:

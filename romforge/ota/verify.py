@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +22,13 @@ from romforge.errors import InputError
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file, whole_file_signer
 from romforge.ota.payload import BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, Op, Payload, parse_payload, parse_signatures
+from romforge.tree.paths import PARTITION_NAME  # it names files in --out and --source
 
 FULL_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ}
 DELTA_OPS = FULL_OPS | {Op.SOURCE_COPY, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.PUFFDIFF, Op.ZERO, Op.DISCARD,
                         Op.ZUCCHINI, Op.LZ4DIFF_BSDIFF, Op.LZ4DIFF_PUFFDIFF}
 MIN_MINOR = {Op.BROTLI_BSDIFF: 4, Op.PUFFDIFF: 5, Op.ZUCCHINI: 8, Op.LZ4DIFF_BSDIFF: 9, Op.LZ4DIFF_PUFFDIFF: 9}
 READABLE_DELTA_MINORS = (2, 3, 4, 5, 6, 7, 8, 9)  # update_engine's kSourceMinorPayloadVersion … kLZ4DIFF
-PARTITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # it names files in --out and --source
 MAX_PARTITION_BYTES = 64 << 30  # larger claims are refused before anything is sized from them
 COMPRESSED = {Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_BSDIFF, Op.BROTLI_BSDIFF, Op.PUFFDIFF, Op.ZUCCHINI,
               Op.LZ4DIFF_BSDIFF, Op.LZ4DIFF_PUFFDIFF}

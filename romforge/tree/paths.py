@@ -4,6 +4,8 @@ The only module that knows target-files paths; everyone else speaks in (partitio
 
 from __future__ import annotations
 
+import re
+
 TF_DIRS = {
     "system": "SYSTEM",
     "vendor": "VENDOR",
@@ -32,6 +34,7 @@ MAX_ENTRIES = 2_000_000
 ZIP64_LIMIT = (1 << 31) - 1
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
+PARTITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # safe as a file name: <partition>.img
 
 
 def fs_config_name(partition: str) -> str:
