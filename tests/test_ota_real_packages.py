@@ -183,6 +183,9 @@ def test_a_signed_bare_payload_verifies_with_its_key_and_not_with_another(run, o
     sigs = json.loads(good.stdout)["signatures"]
     assert [(s["covers"], s["algorithm"], s["status"]) for s in sigs] == [
         ("payload metadata", "SHA-256 with RSA-2048", "verified"), ("payload", "SHA-256 with RSA-2048", "verified")]
+    text = run("ota", "verify", bare, "--key", f"{ota_test_key}.x509.pem")
+    assert "verified: payload metadata signature (SHA-256 with RSA-2048), payload signature" in text.stdout
+    assert "zip" not in text.stdout.split("verified:")[1]  # a bare payload has no zip signature to claim
     generate_test_key(tmp_path / "other")
     bad = run("ota", "verify", bare, "--key", tmp_path / "other.x509.pem")
     assert bad.exit_code == 3 and "does not verify with this key" in bad.output

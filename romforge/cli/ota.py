@@ -115,7 +115,9 @@ def ota_verify(package: Path, public: Path, as_json: bool) -> None:
         echo_json(_report_json(report))
         return
     click.echo("\n".join(_report_lines(report)))
-    click.echo("verified: zip signature, metadata and payload signatures, data hashes, manifest")
+    signed = ", ".join(f"{sig.covers} signature ({sig.algorithm})" for sig in report.signatures
+                       if sig.status == "verified")
+    click.echo(f"verified: {signed}, data hashes, manifest")
 
 
 @ota.command("apply")
