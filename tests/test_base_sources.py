@@ -58,8 +58,10 @@ def stock_folder(tmp_path: Path) -> Path:
     (root / "init").write_bytes(b"\x7fELF init")
     (root / "bin").symlink_to("/system/bin")
     (root / "unlabelled.txt").write_text("no label here\n")
+    (root / "q7").write_text("a file a hostile image renames to '..'\n")
     entries = [["", 0, 0, 0o755, "u:object_r:rootfs:s0", None], ["init", 0, 2000, 0o750, "u:object_r:init_exec:s0", None],
                ["bin", 0, 0, None, "u:object_r:rootfs:s0", None], ["unlabelled.txt", 0, 0, 0o644, None, None],
+               ["q7", 0, 0, 0o644, LABEL, None],
                ["system", 0, 0, 0o755, LABEL, None], ["system/build.prop", 0, 0, 0o600, LABEL, None],
                ["system/bin", 0, 2000, 0o751, LABEL, None],
                ["system/bin/sh", 0, 2000, 0o755, "u:object_r:shell_exec:s0", _caps(1 << 7 | 1 << 33)]]
@@ -190,6 +192,16 @@ def test_a_name_that_would_leave_the_output_is_refused(run, stock_folder: Path, 
     folder.mkdir()
     shutil.move(str(image), folder / "system.img")
     _refused(run, folder, tmp_path, "partition system")
+
+
+def test_a_second_dot_dot_entry_is_refused(run, stock_folder: Path, tmp_path: Path) -> None:
+    image = stock_folder / "system.img"
+    data = image.read_bytes()
+    assert data.count(b"q7") == 1
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "system.img").write_bytes(data.replace(b"q7", b".."))
+    _refused(run, folder, tmp_path, "partition system", "'..' twice")
 
 
 def test_an_incremental_ota_is_refused(run, tmp_path: Path) -> None:

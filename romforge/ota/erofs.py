@@ -195,6 +195,7 @@ def _file_bytes(r: _Reader, inode: ErofsInode, tail: tuple[int, int], block_size
 
 def _dirents(r: _Reader, content: bytes, block_size: int, path: str) -> list[tuple[str, int]]:
     found = []
+    dots = {".": 0, "..": 0}
     for base in range(0, len(content), block_size):
         chunk = content[base:base + block_size]
         if len(chunk) < 12:
@@ -208,6 +209,9 @@ def _dirents(r: _Reader, content: bytes, block_size: int, path: str) -> list[tup
             end = entries[i + 1][1] if i + 1 < count else len(chunk)
             name = chunk[nameoff:end].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             if name in (".", ".."):
+                dots[name] += 1
+                if dots[name] > 1:  # a second ".." is a name that climbs out of the image
+                    raise r.bad(f"directory /{path} holds {name!r} twice")
                 continue
             if not name or "/" in name:
                 raise r.bad(f"directory /{path} holds an unusable name {name!r}")
