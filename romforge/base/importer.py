@@ -77,8 +77,7 @@ def import_base(source: Path, out: Path, *, tools: Tools | None = None,
 
 def _write_base(firmware: StockFirmware, staging: Path, work: Path, tools: Tools, progress: Progress,
                 report: ImportReport) -> None:
-    meta = staging / "META"
-    meta.mkdir()
+    (staging / "META").mkdir()
     fs_types: dict[str, str] = {}
     kept: dict[str, Path] = {}
     for name, image in sorted(firmware.images.items()):
@@ -89,7 +88,7 @@ def _write_base(firmware: StockFirmware, staging: Path, work: Path, tools: Tools
         elif name not in TF_DIRS:
             kept[name] = _keep_whole(name, image, staging, work, report)
             report.unrecovered.append(f"{name}: a {fs} image of a partition target-files has no directory for; "
-                                      "kept whole under IMAGES/, not unpacked")
+                                      "kept whole, not unpacked")
         else:
             fs_types[name] = fs
             _unpack(name, fs, image, staging, work, tools, report)
