@@ -215,3 +215,21 @@ def test_an_incremental_ota_is_refused(run, tmp_path: Path) -> None:
     bad = tmp_path / "payload.bin"
     bad.write_bytes(payload)
     _refused(run, bad, tmp_path, "incremental")
+
+
+def test_hard_links_in_an_ext4_image_become_two_files(run, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "etc").mkdir(parents=True)
+    (src / "etc/a.conf").write_text("shared bytes\n")
+    os.link(src / "etc/a.conf", src / "etc/b.conf")
+    (src / "build.prop").write_text("ro.odm.build.id=X\n")
+    folder = tmp_path / "stock"
+    folder.mkdir()
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", str(src), str(folder / "odm.img"), "2048"], check=True,
+                   env={**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/sbin"})
+    result = run("base", "import", folder, "-o", tmp_path / "base")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "base/ODM/etc/a.conf").read_text() == (tmp_path / "base/ODM/etc/b.conf").read_text() == \
+        "shared bytes\n"
+    config = (tmp_path / "base/META/odm_filesystem_config.txt").read_text()
+    assert "odm/etc/b.conf 0 0 644" in config and "lost+found" not in config

@@ -170,6 +170,7 @@ def extract_ext4(image: Path, dest: Path, *, partition: str, tools: Tools) -> li
         out = _debugfs(tools, image, partition, requests)
         links = _link_targets(out, image, partition)
         entries = []
+        placed: dict[int, Path] = {}
         dest.mkdir()
         for path, ino, mode, uid, gid in listing:
             xattr = {n: _read_optional(work / f"{ino}.{n}") for n in (SELINUX_XATTR, CAPABILITY_XATTR)}
@@ -188,7 +189,11 @@ def extract_ext4(image: Path, dest: Path, *, partition: str, tools: Tools) -> li
             elif kind == FILE:
                 if not stat.S_ISREG(mode):
                     raise _bad(image, partition, f"/{path} is a device, socket or fifo; target-files hold none")
-                os.replace(work / f"{ino}.data", target)
+                if ino in placed:  # a hard link: target-files know no links between files, so a copy
+                    shutil.copyfile(placed[ino], target)
+                else:
+                    os.replace(work / f"{ino}.data", target)
+                    placed[ino] = target
             entries.append(FsEntry(path, kind, uid, gid, stat.S_IMODE(mode), selabel_of(xattr[SELINUX_XATTR]),
                                    capabilities_of(xattr[CAPABILITY_XATTR]), link))
         return entries
