@@ -83,13 +83,21 @@ def _report_lines(report) -> list[str]:
         ops = ", ".join(f"{name} {count}" for name, count in part["operations"].items())
         lines.append(f"  {part['name']:<12} {part['new_size'] / 1e6:8.2f} MB  data {part['data_total'] / 1e6:7.3f} MB"
                      f"  {ops}")
+    for sig in report.signatures:
+        lines.append(f"  signature over {sig.covers}: {sig.algorithm} ({sig.status})")
     return lines
+
+
+def _warn(report) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {shown(report.path)}: {warning}", err=True)
 
 
 def _report_json(report) -> dict:
     return {"path": shown(report.path), "kind": report.kind, "minor_version": report.minor_version,
             "payload_size": report.payload_size, "metadata": report.metadata, "partitions": report.partitions,
-            "signatures_verified": bool(report.signed_by_key)}
+            "signatures_verified": bool(report.signed_by_key),
+            "signatures": [sig.to_dict() for sig in report.signatures], "warnings": report.warnings}
 
 
 @ota.command("verify")
@@ -107,7 +115,9 @@ def ota_verify(package: Path, public: Path, as_json: bool) -> None:
         echo_json(_report_json(report))
         return
     click.echo("\n".join(_report_lines(report)))
-    click.echo("verified: zip signature, metadata and payload signatures, data hashes, manifest")
+    signed = ", ".join(f"{sig.covers} signature ({sig.algorithm})" for sig in report.signatures
+                       if sig.status == "verified")
+    click.echo(f"verified: {signed}, data hashes, manifest")
 
 
 @ota.command("apply")
@@ -125,6 +135,7 @@ def ota_apply(package: Path, source: Path | None, out: Path, public: Path | None
     from romforge.ota.keys import load_public_key
 
     report = apply_ota(package, out, source_dir=source, public=load_public_key(public) if public else None)
+    _warn(report)
     if as_json:
         echo_json({**_report_json(report), "out": shown(out)})
         return
@@ -136,10 +147,11 @@ def ota_apply(package: Path, source: Path | None, out: Path, public: Path | None
 @click.argument("package", type=click.Path(path_type=Path))
 @json_option
 def ota_info(package: Path, as_json: bool) -> None:
-    """Partitions, operation counts by type and sizes of PACKAGE."""
+    """Partitions, operation counts by type, sizes and signatures of PACKAGE (an OTA zip or a bare payload.bin)."""
     from romforge.ota.apply import ota_info as read_info
 
     report = read_info(package)
+    _warn(report)
     if as_json:
         echo_json(_report_json(report))
         return

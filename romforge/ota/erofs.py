@@ -73,17 +73,20 @@ class _Reader:
         return self.data[offset:offset + size]
 
 
-def read_erofs(image: Path | bytes, *, source: str | None = None) -> ErofsImage:
+def read_erofs(image: Path | bytes, *, source: str | None = None, metadata_only: bool = False) -> ErofsImage:
     """Every inode of an uncompressed erofs image, keyed by path. An image file is mapped, not
-    read: only its metadata and directory blocks are ever touched."""
+    read: only its metadata and directory blocks are ever touched.
+
+    With `metadata_only`, regular files may be compressed or chunk-based (stock images are):
+    their owner, mode and xattrs are read, their data blocks are not listed."""
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return _parse(image, source or "erofs image")
+        return _parse(image, source or "erofs image", metadata_only)
     with open(image, "rb") as f:
         if not os.fstat(f.fileno()).st_size:
-            return _parse(b"", source or str(image))
+            return _parse(b"", source or str(image), metadata_only)
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            return _parse(mapped, source or str(image))
+            return _parse(mapped, source or str(image), metadata_only)
         finally:
             try:
                 mapped.close()
@@ -91,7 +94,7 @@ def read_erofs(image: Path | bytes, *, source: str | None = None) -> ErofsImage:
                 pass
 
 
-def _parse(data, where: str) -> ErofsImage:
+def _parse(data, where: str, metadata_only: bool = False) -> ErofsImage:
     r = _Reader(data, where)
     sb = r.take(SUPER_OFFSET, 128)
     magic, _crc, _compat, blkszbits, _ext, root_nid, _inos, build_time, _nsec, blocks, meta_blkaddr, \
@@ -112,7 +115,7 @@ def _parse(data, where: str) -> ErofsImage:
             raise r.bad(f"directories nested deeper than {MAX_DEPTH} at /{path}")
         if len(inodes) > MAX_INODES:
             raise r.bad(f"more than {MAX_INODES} paths")
-        inode, tail = _read_inode(r, meta_base, xattr_blkaddr * block_size, block_size, path, nid)
+        inode, tail = _read_inode(r, meta_base, xattr_blkaddr * block_size, block_size, path, nid, metadata_only)
         if inode.kind == "dir":
             if nid in seen_dirs:
                 raise r.bad(f"directory /{path} is linked twice (a loop)")
@@ -129,7 +132,7 @@ def _parse(data, where: str) -> ErofsImage:
 
 
 def _read_inode(r: _Reader, meta_base: int, xattr_base: int, block_size: int, path: str,
-                nid: int) -> tuple[ErofsInode, tuple[int, int]]:
+                nid: int, metadata_only: bool = False) -> tuple[ErofsInode, tuple[int, int]]:
     offset = meta_base + nid * 32
     head = r.take(offset, 32)
     i_format, xattr_icount, mode = struct.unpack_from("<HHH", head, 0)
@@ -142,9 +145,11 @@ def _read_inode(r: _Reader, meta_base: int, xattr_base: int, block_size: int, pa
     else:
         _nlink, size, _res, raw_blkaddr, _ino, uid, gid = struct.unpack_from("<HIIIIHH", head, 6)
         inode_size = 32
-    if layout not in (FLAT_PLAIN, FLAT_INLINE):
-        raise r.bad(f"/{path} uses data layout {layout}; romforge builds and reads uncompressed images only")
     xattrs, xattr_size = _xattrs(r, offset + inode_size, xattr_icount, xattr_base)
+    if layout not in (FLAT_PLAIN, FLAT_INLINE):
+        if not (metadata_only and stat.S_ISREG(mode) and layout in (COMPRESSED_FULL, COMPRESSED_COMPACT, CHUNK_BASED)):
+            raise r.bad(f"/{path} uses data layout {layout}; romforge builds and reads uncompressed images only")
+        return ErofsInode(path, nid, mode, uid, gid, size, layout, (), xattrs), (0, 0)
     full = size // block_size if layout == FLAT_INLINE else -(-size // block_size)
     blocks = ((raw_blkaddr, full),) if full else ()
     tail_len = size - full * block_size if layout == FLAT_INLINE else 0
@@ -190,6 +195,7 @@ def _file_bytes(r: _Reader, inode: ErofsInode, tail: tuple[int, int], block_size
 
 def _dirents(r: _Reader, content: bytes, block_size: int, path: str) -> list[tuple[str, int]]:
     found = []
+    dots = {".": 0, "..": 0}
     for base in range(0, len(content), block_size):
         chunk = content[base:base + block_size]
         if len(chunk) < 12:
@@ -203,6 +209,9 @@ def _dirents(r: _Reader, content: bytes, block_size: int, path: str) -> list[tup
             end = entries[i + 1][1] if i + 1 < count else len(chunk)
             name = chunk[nameoff:end].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             if name in (".", ".."):
+                dots[name] += 1
+                if dots[name] > 1:  # a second ".." is a name that climbs out of the image
+                    raise r.bad(f"directory /{path} holds {name!r} twice")
                 continue
             if not name or "/" in name:
                 raise r.bad(f"directory /{path} holds an unusable name {name!r}")

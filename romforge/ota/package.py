@@ -31,6 +31,8 @@ METADATA_PB = "META-INF/com/android/metadata.pb"
 OTACERT = "META-INF/com/android/otacert"
 PROPERTY_FILES_RESERVED = 512  # bytes reserved for each property-files string
 MAX_MEMBERS = 64
+PAYLOAD_MAGIC = b"CrAU"
+PROPERTY_FILE_ALIASES = {"metadata": METADATA, "metadata.pb": METADATA_PB}  # tokens that are not entry names
 EOCD = struct.Struct("<4s4H2LH")
 LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 
@@ -195,6 +197,7 @@ class OtaPackage:
     metadata_text: dict[str, str]
     metadata_pb: om.OtaMetadata
     properties: dict[str, str]
+    is_zip: bool = True
 
     @property
     def payload_span(self) -> tuple[int, int]:
@@ -202,10 +205,15 @@ class OtaPackage:
 
 
 def open_ota_package(path: Path) -> OtaPackage:
-    """Read an OTA zip defensively: names, member count, STORED payload, metadata that parses."""
+    """Read an OTA zip defensively (names, member count, STORED payload, metadata that parses),
+    or a bare payload.bin (update_engine's own test payloads come that way): then the package is
+    the payload alone, with no metadata, properties or whole-file signature."""
     path = Path(path)
     if not path.is_file():
         raise InputError("OTA package not found", file=path)
+    with open(path, "rb") as f:
+        if f.read(4) == PAYLOAD_MAGIC:
+            return OtaPackage(path, {}, {PAYLOAD: (0, path.stat().st_size)}, {}, om.OtaMetadata(), {}, is_zip=False)
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -262,7 +270,9 @@ def _key_values(data: bytes, path: Path, name: str) -> dict[str, str]:
 
 def check_metadata(pkg: OtaPackage) -> list[str]:
     """Problems in META-INF/com/android/metadata(.pb): agreement, ota-type, property-file offsets."""
-    problems = []
+    problems: list[str] = []
+    if not pkg.is_zip:
+        return problems  # a bare payload.bin has no package metadata
     text = pkg.metadata_text
     if text.get("ota-type") != "AB":
         problems.append(f"metadata says ota-type={text.get('ota-type')!r}, expected AB")
@@ -282,8 +292,6 @@ def check_metadata(pkg: OtaPackage) -> list[str]:
         for key, value in pb.property_files.items():
             if text.get(key) != value:
                 problems.append(f"metadata {key} disagrees with metadata.pb")
-    entry_of = {"payload.bin": PAYLOAD, "payload_properties.txt": PROPERTIES, "metadata": METADATA,
-                "metadata.pb": METADATA_PB}
     for token in text.get("ota-property-files", "").strip().split(","):
         if not token:
             continue
@@ -296,9 +304,12 @@ def check_metadata(pkg: OtaPackage) -> list[str]:
             if offset != pkg.payload_span[0]:
                 problems.append("ota-property-files: payload_metadata.bin does not start at payload.bin")
             continue
-        member = entry_of.get(name)
-        if member is None or member not in pkg.spans:
+        member = PROPERTY_FILE_ALIASES.get(name, name)  # care_map.pb, apex_info.pb, compatibility.zip…
+        if member not in pkg.spans:
             problems.append(f"ota-property-files names {name!r}, which the package does not hold")
+        elif pkg.names[member].compress_type != zipfile.ZIP_STORED:
+            problems.append(f"ota-property-files names {name!r}, which is compressed; property files name STORED "
+                            "entries only (a client reads them by byte range)")
         elif pkg.spans[member] != (offset, size):
             problems.append(f"ota-property-files says {name} is at {offset}+{size}, the zip has it at "
                             f"{pkg.spans[member][0]}+{pkg.spans[member][1]}")
@@ -337,30 +348,84 @@ def whole_file_signature(path: Path) -> WholeFileSignature:
     return WholeFileSignature(size - comment_size - 2, eocd[eocd_size - start:eocd_size - 6])
 
 
-def verify_whole_file(path: Path, public) -> str | None:
-    """None when the zip's whole-file signature is valid for `public`, else the reason it is not."""
+WEAK_DIGESTS = {"md5": "MD5", "sha1": "SHA-1"}
+DIGEST_NAMES = {"sha224": "SHA-224", "sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512", **WEAK_DIGESTS}
+
+
+@dataclass(frozen=True)
+class WholeFileSigner:
+    """What the CMS block of a signapk -w signature says about how it was made."""
+
+    digest: str  # asn1crypto's name: "sha256", "sha1", …
+    key: str  # "RSA-2048", "EC-256", …
+    certificates: tuple
+    signature: bytes
+    signed_attrs: object
+    signed_length: int
+
+    @property
+    def algorithm(self) -> str:
+        return f"{DIGEST_NAMES.get(self.digest, self.digest)} with {self.key}"
+
+    @property
+    def weak(self) -> bool:
+        return self.digest in WEAK_DIGESTS
+
+
+def whole_file_signer(path: Path) -> WholeFileSigner | None:
+    """The whole-file signature's algorithm and certificates; None when the zip is not signed.
+    Raises InputError when a signature footer is there but its CMS block does not parse."""
     from asn1crypto import cms as asn1_cms
     from cryptography import x509
-    from romforge.ota.keys import verify_digest
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    sig = whole_file_signature(path)
+    try:
+        sig = whole_file_signature(path)
+    except InputError as exc:
+        if "has no whole-file signature" in exc.message:
+            return None
+        raise
     try:
         info = asn1_cms.ContentInfo.load(sig.cms)
         signed = info["content"]
         signer = signed["signer_infos"][0]
-        algorithm = signer["digest_algorithm"]["algorithm"].native
+        digest = signer["digest_algorithm"]["algorithm"].native
         signature = signer["signature"].native
-        certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"]]
+        certs = tuple(x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"])
         signed_attrs = signer["signed_attrs"]
     except Exception as exc:
-        return f"the whole-file signature is not a CMS SignedData block ({type(exc).__name__})"
-    if algorithm != "sha256":
-        return f"whole-file signature uses {algorithm}; romforge signs and accepts sha256"
-    if not any(c.public_key().public_numbers() == public.public_numbers() for c in certs):
+        raise InputError(f"the whole-file signature is not a CMS SignedData block ({type(exc).__name__})",
+                         file=path) from None
+    key = "unknown key"
+    if certs:
+        public = certs[0].public_key()
+        if isinstance(public, rsa.RSAPublicKey):
+            key = f"RSA-{public.key_size}"
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            key = f"EC-{public.curve.key_size}"
+    return WholeFileSigner(digest, key, certs, signature, signed_attrs, sig.signed_length)
+
+
+def verify_whole_file(path: Path, public) -> str | None:
+    """None when the zip's whole-file signature is valid for `public`, else the reason it is not."""
+    from romforge.ota.keys import verify_digest
+
+    try:
+        signer = whole_file_signer(path)
+    except InputError as exc:
+        return exc.message
+    if signer is None:
+        return "the zip has no whole-file signature (sign it with signapk -w)"
+    if signer.weak:
+        return (f"the whole-file signature uses {signer.algorithm}; {DIGEST_NAMES[signer.digest]} is a weak digest "
+                "(collisions can be forged), so romforge does not trust it: re-sign the package with SHA-256")
+    if signer.digest != "sha256":
+        return f"whole-file signature uses {signer.algorithm}; romforge accepts SHA-256"
+    if not any(c.public_key().public_numbers() == public.public_numbers() for c in signer.certificates):
         return "the package was signed with another key (its certificate does not match --key)"
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        remaining = sig.signed_length
+        remaining = signer.signed_length
         while remaining:
             chunk = f.read(min(1 << 20, remaining))
             if not chunk:
@@ -368,12 +433,12 @@ def verify_whole_file(path: Path, public) -> str | None:
             h.update(chunk)
             remaining -= len(chunk)
     digest = h.digest()
-    if signed_attrs.native:
-        attrs = {a["type"].native: a["values"][0].native for a in signed_attrs}
+    if signer.signed_attrs.native:
+        attrs = {a["type"].native: a["values"][0].native for a in signer.signed_attrs}
         if attrs.get("message_digest") != digest:
             return "the zip's bytes do not match its whole-file signature"
-        der = signed_attrs.dump()
+        der = signer.signed_attrs.dump()
         digest = hashlib.sha256(b"\x31" + der[1:]).digest()  # signed over the SET OF, not the [0] tag
-    if not verify_digest(public, signature, digest):
+    if not verify_digest(public, signer.signature, digest):
         return "the zip's bytes do not match its whole-file signature"
     return None

@@ -61,6 +61,8 @@ def parse_fs_config(text: str, *, source: str) -> dict[str, tuple[FileMeta, int]
         if not line or line.startswith("#"):
             continue
         parts = line.split()
+        if raw.startswith(" "):  # AOSP's root_filesystem_config.txt names the image root with an empty path
+            parts.insert(0, "")
         if len(parts) < 4:
             raise InputError("expected 'PATH UID GID MODE [selabel=…] [capabilities=…]'", file=source, line=number)
         path = parts[0].rstrip("/")
@@ -87,13 +89,13 @@ def parse_fs_config(text: str, *, source: str) -> dict[str, tuple[FileMeta, int]
     return result
 
 
+def fs_config_line(path: str, meta: FileMeta) -> str:
+    """One fs_config line as AOSP's fs_config tool prints it (an empty path is an image root)."""
+    line = f"{path} {meta.uid} {meta.gid} {meta.mode:o}"
+    if meta.selabel:
+        line += f" selabel={meta.selabel}"
+    return line + f" capabilities=0x{meta.capabilities:x}\n"
+
+
 def format_fs_config(entries: Iterable[Entry]) -> str:
-    lines = []
-    for e in entries:
-        m = e.meta
-        line = f"{e.fs_config_path} {m.uid} {m.gid} {m.mode:o}"
-        if m.selabel:
-            line += f" selabel={m.selabel}"
-        line += f" capabilities=0x{m.capabilities:x}"
-        lines.append(line)
-    return "".join(line + "\n" for line in lines)
+    return "".join(fs_config_line(e.fs_config_path, e.meta) for e in entries)

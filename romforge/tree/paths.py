@@ -4,6 +4,8 @@ The only module that knows target-files paths; everyone else speaks in (partitio
 
 from __future__ import annotations
 
+import re
+
 TF_DIRS = {
     "system": "SYSTEM",
     "vendor": "VENDOR",
@@ -20,6 +22,11 @@ FILE_CONTEXTS = "META/file_contexts"
 MISC_INFO = "META/misc_info.txt"
 DYNAMIC_PARTITIONS_INFO = "META/dynamic_partitions_info.txt"
 AB_PARTITIONS = "META/ab_partitions.txt"
+UPDATE_ENGINE_CONFIG = "META/update_engine_config.txt"
+ROOT_DIR = "ROOT"  # system-as-root: the image's "/" (SYSTEM/ is mounted below it at /system)
+ROOT_FS_CONFIG = "META/root_filesystem_config.txt"
+IMAGES_DIR = "IMAGES"
+RADIO_DIR = "RADIO"  # firmware images an OTA carries whole (modem, bootloader…)
 ZIP_DATE = (2009, 1, 1, 0, 0, 0)  # the fixed time AOSP's releasetools stamps on zip entries
 STORED_SUFFIXES = (".apk", ".zip", ".jar", ".png", ".jpg", ".webp", ".ogg", ".mp3", ".gz", ".xz",
                     ".br", ".lz4", ".zst", ".img")
@@ -27,6 +34,7 @@ MAX_ENTRIES = 2_000_000
 ZIP64_LIMIT = (1 << 31) - 1
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
+PARTITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # safe as a file name: <partition>.img
 
 
 def fs_config_name(partition: str) -> str:
@@ -41,7 +49,12 @@ def build_prop_path(partition: str) -> str:
 
 def image_name(partition: str) -> str:
     """Where target-files keeps a partition's image."""
-    return f"IMAGES/{partition}.img"
+    return f"{IMAGES_DIR}/{partition}.img"
+
+
+def radio_image_name(partition: str) -> str:
+    """Where target-files keeps a firmware image (add_img_to_target_files takes them from RADIO/)."""
+    return f"{RADIO_DIR}/{partition}.img"
 
 
 def clean_path(path: str, *, what: str = "path") -> str:
