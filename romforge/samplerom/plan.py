@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from romforge.profile import DeviceProfile
-from romforge.tree import FILE, SYMLINK, TF_DIRS, FileMeta
+from romforge.tree import DIR, FILE, ROOT, SYMLINK, TF_DIRS, FileMeta
 
 FONT = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
 BASE_DATE_UTC = 1762387200  # 2025-11-06 00:00:00 UTC: the sample base ROM's own build date
@@ -47,6 +47,7 @@ FEATURE_FILES = {
 VENDOR_HALS = ("android.hardware.light-service.xiaomi", "android.hardware.bluetooth-service.qti",
                "android.hardware.sensors-service.multihal", "android.hardware.power-service.xiaomi")
 
+
 @dataclass(frozen=True)
 class SampleSpec:
     """What the sample ROM is made for: taken from a device profile or generic."""
@@ -62,12 +63,14 @@ class SampleSpec:
     density: int = 420
     partitions: tuple[str, ...] = ("system", "system_ext", "product", "vendor", "odm")
     ab: bool = True
+    system_as_root: bool = True  # ROOT/ and the boot chain (boot, init_boot, vendor_boot, dtbo, vbmeta …)
 
     @classmethod
     def from_profile(cls, p: DeviceProfile) -> "SampleSpec":
         return cls(device=p.codename, model=p.model, brand=p.brand, manufacturer=p.manufacturer, abis=p.abis,
                    page_size=p.page_size, width=p.screen.width, height=p.screen.height,
-                   density=p.screen.density, partitions=tuple(q for q in TF_DIRS if q in p.partitions), ab=p.ab)
+                   density=p.screen.density, partitions=tuple(q for q in TF_DIRS if q in p.partitions), ab=p.ab,
+                   system_as_root=p.ab)
 
     @property
     def lib_dirs(self) -> list[tuple[str, str]]:
@@ -84,7 +87,7 @@ class SampleSpec:
 
 @dataclass
 class Item:
-    """One file or symlink the sample ROM will hold."""
+    """One file, directory or symlink the sample ROM will hold."""
 
     partition: str
     path: str
@@ -102,13 +105,20 @@ class Plan:
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
     extras: dict[str, bytes] = field(default_factory=dict)
 
+    def partitions(self) -> tuple[str, ...]:
+        """The partition directories written: the spec's, and ROOT/ for a system-as-root ROM."""
+        return (*self.spec.partitions, ROOT) if self.spec.system_as_root else self.spec.partitions
+
     def add(self, partition: str, path: str, data: bytes | Callable[[], bytes], meta: FileMeta | None = None) -> None:
-        if partition not in self.spec.partitions:
+        if partition not in self.partitions():
             partition = "system"
         self.items[(partition, path)] = Item(partition, path, FILE, data, meta)
 
     def link(self, partition: str, path: str, target: str) -> None:
         self.items[(partition, path)] = Item(partition, path, SYMLINK, link=target)
+
+    def directory(self, partition: str, path: str, meta: FileMeta | None = None) -> None:
+        self.items[(partition, path)] = Item(partition, path, DIR, meta=meta)
 
     def count(self) -> int:
         return sum(1 for i in self.items.values() if i.kind == FILE)

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from romforge.errors import InputError, ToolMissingError
 from romforge.samplerom.apps import LARGE_APP_PATH, ApkCache, app_files, large_app_apk
+from romforge.samplerom.bootchain import BootChain, boot_images, root_files
 from romforge.samplerom.core import core_files, filler_files
 from romforge.samplerom.meta import FILE_CONTEXTS_TEXT, meta_files
 from romforge.samplerom.plan import FONT, Plan, SampleSpec
+from romforge.run.tools import Tools
 from romforge.selinux import FileContexts
 from romforge.tree import (DIR, FILE_CONTEXTS, SYMLINK, TF_DIRS, Entry, FileMeta, RomTree, default_meta,
-                           format_fs_config, fs_config_name, write_target_files)
+                           device_path, format_fs_config, fs_config_name, write_target_files)
 
 
 def write_plan(plan: Plan, root: Path) -> None:
@@ -25,10 +27,10 @@ def write_plan(plan: Plan, root: Path) -> None:
 
     def meta(partition: str, path: str, kind: str, given: FileMeta | None) -> FileMeta:
         base = given or default_meta(partition, path, kind)
-        label = fc.lookup(f"/{partition}/{path}" if path else f"/{partition}", kind)
+        label = fc.lookup(device_path(partition, path), kind)
         return replace(base, selabel=label)
 
-    for partition in plan.spec.partitions:
+    for partition in plan.partitions():
         (root / TF_DIRS[partition]).mkdir(parents=True)
         entries[(partition, "")] = Entry(partition, "", DIR, meta(partition, "", DIR, None))
     for key in sorted(plan.items):
@@ -44,6 +46,8 @@ def write_plan(plan: Plan, root: Path) -> None:
                                                           meta(item.partition, parent, DIR, dir_meta))
         if item.kind == SYMLINK:
             os.symlink(item.link or "", target)
+        elif item.kind == DIR:
+            target.mkdir(exist_ok=True)
         else:
             data = item.data() if callable(item.data) else item.data
             target.write_bytes(data or b"")
@@ -51,14 +55,16 @@ def write_plan(plan: Plan, root: Path) -> None:
                                                                         item.meta), item.link)
     (root / "META").mkdir()
     for tf_path, data in plan.extras.items():
+        (root / tf_path).parent.mkdir(parents=True, exist_ok=True)
         (root / tf_path).write_bytes(data)
-    for partition in plan.spec.partitions:
+    for partition in plan.partitions():
         rows = [entries[k] for k in sorted(entries) if k[0] == partition]
         (root / fs_config_name(partition)).write_text(format_fs_config(rows))
 
 
 def generate(out: Path, *, spec: SampleSpec | None = None, files: int = 400, seed: int = 0,
-             large_apk_mb: int = 0, apk_cache: ApkCache | None = None) -> Path:
+             large_apk_mb: int = 0, apk_cache: ApkCache | None = None,
+             tools: Tools | None = None) -> Path:
     """Write a sample target-files to `out` (a directory, or a zip when it ends in .zip).
 
     `large_apk_mb` adds a prebuilt app of about that size (product/app/Gallery) with stored assets;
@@ -79,8 +85,11 @@ def generate(out: Path, *, spec: SampleSpec | None = None, files: int = 400, see
     app_files(plan, apk_cache)
     if large_apk_mb:
         plan.add("product", LARGE_APP_PATH, large_app_apk(seed, large_apk_mb, version=1))
+    if spec.system_as_root:
+        root_files(plan, rng)
+        boot_images(plan, rng, seed, BootChain(), tools)
+    meta_files(plan, BootChain() if spec.system_as_root else None)
     filler_files(plan, rng, files)
-    meta_files(plan)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         root = tmp / "target-files"

@@ -4,6 +4,7 @@ The only module that knows target-files paths; everyone else speaks in (partitio
 
 from __future__ import annotations
 
+ROOT = "root"  # ROOT/ of a system-as-root target-files: the top of the system image, SYSTEM/ under /system
 TF_DIRS = {
     "system": "SYSTEM",
     "vendor": "VENDOR",
@@ -13,6 +14,7 @@ TF_DIRS = {
     "vendor_dlkm": "VENDOR_DLKM",
     "odm_dlkm": "ODM_DLKM",
     "system_dlkm": "SYSTEM_DLKM",
+    ROOT: "ROOT",
 }
 PARTITION_OF_DIR = {v: k for k, v in TF_DIRS.items()}
 _BUILD_PROP = {"system": "build.prop", "vendor": "build.prop"}  # others keep it in etc/
@@ -27,6 +29,22 @@ MAX_ENTRIES = 2_000_000
 ZIP64_LIMIT = (1 << 31) - 1
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
+
+
+def device_path(partition: str, path: str) -> str:
+    """Where the device sees an entry: ROOT/ is /, every other partition is mounted at /<partition>."""
+    if partition == ROOT:
+        return f"/{path}"
+    return f"/{partition}/{path}" if path else f"/{partition}"
+
+
+def fs_config_path(partition: str, path: str) -> str:
+    """The path an fs_config line names: relative to the image root, so "system/bin/sh" in
+    filesystem_config.txt, and "init" (the root itself is the empty path) in
+    root_filesystem_config.txt, as AOSP's build writes them."""
+    if partition == ROOT:
+        return path
+    return f"{partition}/{path}" if path else partition
 
 
 def fs_config_name(partition: str) -> str:
