@@ -98,7 +98,7 @@ def test_keygen_makes_a_named_test_key_and_never_overwrites(run, tmp_path: Path)
 
 def test_committed_protobuf_modules_match_protoc(tmp_path: Path) -> None:
     proto = REPO / "romforge/ota/proto"
-    for name in ("update_metadata", "ota_metadata", "puffin"):
+    for name in ("update_metadata", "ota_metadata", "puffin", "care_map"):
         subprocess.run(["protoc", f"--proto_path={proto}", f"--python_out={tmp_path}", str(proto / f"{name}.proto")],
                        check=True)
         assert (tmp_path / f"{name}_pb2.py").read_text() == (proto / f"{name}_pb2.py").read_text(), name

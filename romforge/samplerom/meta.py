@@ -9,11 +9,10 @@ from pathlib import Path
 from romforge.ota.otacerts import OTACERTS, otacerts_zip
 from romforge.samplerom.bootchain import BootChain, avb_misc_info
 from romforge.samplerom.plan import Plan
-from romforge.tree import AB_PARTITIONS, DYNAMIC_PARTITIONS_INFO, FILE_CONTEXTS, MISC_INFO, FileMeta
+from romforge.tree import (AB_PARTITIONS, DYNAMIC_PARTITIONS_INFO, FILE_CONTEXTS, MISC_INFO, POSTINSTALL_CONFIG,
+                           UPDATE_ENGINE_CONFIG, FileMeta)
 
 TESTKEYS = Path(__file__).resolve().parent.parent / "data" / "testkeys"
-UPDATE_ENGINE_CONFIG = "META/update_engine_config.txt"
-POSTINSTALL_CONFIG = "META/postinstall_config.txt"
 PAYLOAD_MINOR_VERSION = 8  # what an Android 14 build's update_engine_config.txt says
 OTAPREOPT_SCRIPT = b"""#!/system/bin/sh
 # postinstall: runs from the new slot after update_engine wrote it (romforge sample stand-in)

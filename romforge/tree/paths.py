@@ -22,6 +22,8 @@ FILE_CONTEXTS = "META/file_contexts"
 MISC_INFO = "META/misc_info.txt"
 DYNAMIC_PARTITIONS_INFO = "META/dynamic_partitions_info.txt"
 AB_PARTITIONS = "META/ab_partitions.txt"
+UPDATE_ENGINE_CONFIG = "META/update_engine_config.txt"
+POSTINSTALL_CONFIG = "META/postinstall_config.txt"
 ZIP_DATE = (2009, 1, 1, 0, 0, 0)  # the fixed time AOSP's releasetools stamps on zip entries
 STORED_SUFFIXES = (".apk", ".zip", ".jar", ".png", ".jpg", ".webp", ".ogg", ".mp3", ".gz", ".xz",
                     ".br", ".lz4", ".zst", ".img")
@@ -60,6 +62,11 @@ def build_prop_path(partition: str) -> str:
 def image_name(partition: str) -> str:
     """Where target-files keeps a partition's image."""
     return f"IMAGES/{partition}.img"
+
+
+def radio_image_name(partition: str) -> str:
+    """Where target-files keeps a firmware (bootloader, modem …) image the OTA writes as it is."""
+    return f"RADIO/{partition}.img"
 
 
 def clean_path(path: str, *, what: str = "path") -> str:
