@@ -29,6 +29,7 @@ class WorkspaceTable(Table):
 
 class SigningTable(Table):
     ota_key: HostPath | None = None
+    ota_next_key: HostPath | None = None  # rotating the OTA key: the next releases trust this one
     overlay_key: HostPath | None = None
 
 
@@ -74,6 +75,7 @@ class Workspace:
     base_url: str = "https://download.example.org/releases"
     issues_url: str | None = None
     romtype: str = "weekly"
+    ota_next_key: Path | None = None  # KEY (KEY.x509.pem) the releases trust while the OTA key rotates
 
 
 def load_workspace(path: Path | None = None, *, required: bool = True) -> Workspace:
@@ -106,5 +108,6 @@ def load_workspace(path: Path | None = None, *, required: bool = True) -> Worksp
         ota_key=root / signing.ota_key if signing.ota_key is not None else None,
         config_sha256=hashlib.sha256(doc.raw).hexdigest(),
         overlay_key=root / signing.overlay_key if signing.overlay_key is not None else None,
+        ota_next_key=root / signing.ota_next_key if signing.ota_next_key is not None else None,
         **settings,
     )

@@ -22,6 +22,7 @@ from romforge.build.stamps import apply_stamps, check_stamps
 from romforge.elf import ElfFacts, check_elf_tree, read_base_facts
 from romforge.errors import CheckFailed, Finding, ReleaseError
 from romforge.release.store import release_slot
+from romforge.ota.otacerts import write_otacerts
 from romforge.run.cache import private_directory
 from romforge.run.context import BuildContext
 from romforge.run.progress import Progress
@@ -55,6 +56,9 @@ def apply(ctx: BuildContext, p: BuildPlan, tree: RomTree) -> Applied:
             ctx.progress.note(line)
         applied.append((feature.name, report))
     apply_stamps(p.stamps, tree)
+    if p.ota_trust is not None:
+        written = write_otacerts(tree, p.ota_trust)
+        ctx.progress.note(f"OTA trust: {', '.join(written)} holds the certificate {p.ota_trust.name}")
     return applied
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from romforge.errors import InputError
-from romforge.tree import ZIP_DATE
+from romforge.errors import ConfigError, InputError
+from romforge.tree import ZIP_DATE, RomTree
 
 OTACERTS = "etc/security/otacerts.zip"  # in the system and vendor partitions
 RECOVERY_OTACERTS = "RECOVERY/RAMDISK/system/etc/security/otacerts.zip"  # target-files path
@@ -71,3 +71,33 @@ def read_otacerts(data: bytes, *, source: str) -> list[x509.Certificate]:
         with zf.open(info) as f:
             certs.append(read_certificate(f.read(MAX_CERT_SIZE + 1), source=f"{source}!{info.filename}"))
     return certs
+
+
+def trusted_certificate(ota_key_cert: Path | None, next_key: Path | None) -> Path | None:
+    """The certificate a release trusts: the next key's while rotating (`[signing] ota_next_key`),
+    else the one that signs its OTAs; None for devices without payload OTAs."""
+    if ota_key_cert is None:
+        return None
+    if next_key is None:
+        return Path(ota_key_cert)
+    cert = next_key.with_name(next_key.name + ".x509.pem") if not next_key.name.endswith(".x509.pem") else next_key
+    if not cert.is_file():
+        raise ConfigError("the certificate of [signing] ota_next_key is missing", file=cert,
+                          hint="ota_next_key names KEY for KEY.x509.pem (KEY.pk8 is needed only once it signs)")
+    read_certificate(cert.read_bytes(), source=str(cert))
+    return cert
+
+
+def write_otacerts(tree: RomTree, cert: Path) -> list[str]:
+    """Make the staged tree trust exactly `cert`: /system/etc/security/otacerts.zip always, and the
+    vendor and recovery copies where the base has them. Returns the device paths written."""
+    data = otacerts_for(cert)
+    written = []
+    for partition in ("system", "vendor"):
+        if partition == "system" or tree.get(partition, OTACERTS) is not None:
+            tree.write_file(partition, OTACERTS, data)
+            written.append(f"/{partition}/{OTACERTS}")
+    if tree.extras.get(RECOVERY_OTACERTS) == "file":
+        tree.write_extra(RECOVERY_OTACERTS, data)
+        written.append(RECOVERY_OTACERTS)
+    return written

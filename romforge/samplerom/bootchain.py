@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -124,31 +125,57 @@ def _mkbootimg(args: list[str], tools: Tools) -> None:
         raise ToolFailedError(f"mkbootimg failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
 
 
+def _version_args() -> list[str]:
+    return ["--header_version", str(BOOT_HEADER_VERSION), "--os_version", f"{ANDROID_RELEASE}.0.0",
+            "--os_patch_level", OS_PATCH_LEVEL]
+
+
+def _make_boot(work: Path, kernel: bytes, tools: Tools) -> Path:
+    (work / "kernel").write_bytes(kernel)
+    _mkbootimg(["--kernel", str(work / "kernel"), "--cmdline", "console=ttyMSM0,115200n8", *_version_args(),
+                "-o", str(work / "boot.img")], tools)
+    return work / "boot.img"
+
+
+def _hash_footer(work: Path, name: str, seed: int, build_fingerprint: str) -> None:
+    props = {f"com.android.build.{name}.fingerprint": build_fingerprint,
+             f"com.android.build.{name}.os_version": ANDROID_RELEASE}
+    add_hash_footer(work / f"{name}.img", partition_name=name, salt=_salt(seed, name),
+                    partition_size=PARTITION_SIZES[name], properties=props)
+
+
+def _vbmeta(work: Path, chain: BootChain, build_fingerprint: str) -> None:
+    """vbmeta.img over the boot images in `work` (and vbmeta_system.img it chains to)."""
+    key = bundled_test_key()
+    chains = []
+    if chain.vbmeta_system:
+        make_vbmeta(work / "vbmeta_system.img", key=key, rollback_index_location=VBMETA_SYSTEM_LOCATION,
+                    properties={"com.android.build.vbmeta_system.fingerprint": build_fingerprint})
+        chains.append(ChainPartition("vbmeta_system", VBMETA_SYSTEM_LOCATION, key.public_key_blob))
+    make_vbmeta(work / "vbmeta.img", key=key, chain_partitions=chains,
+                include_descriptors_from_image=[work / f"{n}.img" for n in chain.boot_images])
+
+
 def boot_images(plan: Plan, rng: random.Random, seed: int, chain: BootChain, tools: Tools | None = None) -> None:
     """IMAGES/boot*.img, dtbo.img, vbmeta*.img and RADIO/ firmware into the plan's extras."""
     tools = tools or Tools()
     spec = plan.spec
-    key = bundled_test_key()
     dtb = fdt_blob({"compatible": f"{spec.brand},{spec.device}", "model": spec.model, "#address-cells": 2,
                     "#size-cells": 2})
     with tempfile.TemporaryDirectory(prefix="romforge-sample-boot-") as tmp:
         work = Path(tmp)
-        (work / "kernel").write_bytes(_kernel(rng, 192 << 10))
         (work / "empty").write_bytes(b"")
         (work / "ramdisk").write_bytes(_generic_ramdisk(rng, spec))
         (work / "vendor_ramdisk").write_bytes(_vendor_ramdisk(spec))
         (work / "dtb").write_bytes(dtb)
-        version = ["--header_version", str(BOOT_HEADER_VERSION), "--os_version", f"{ANDROID_RELEASE}.0.0",
-                   "--os_patch_level", OS_PATCH_LEVEL]
-        made = {}
+        kernel = _kernel(rng, 192 << 10)
         if "boot" in chain.boot_images:
-            _mkbootimg(["--kernel", str(work / "kernel"), "--cmdline", "console=ttyMSM0,115200n8",
-                        *version, "-o", str(work / "boot.img")], tools)
+            _make_boot(work, kernel, tools)
         if "init_boot" in chain.boot_images:  # a ramdisk-only boot image: the kernel is empty
-            _mkbootimg(["--kernel", str(work / "empty"), "--ramdisk", str(work / "ramdisk"), *version,
+            _mkbootimg(["--kernel", str(work / "empty"), "--ramdisk", str(work / "ramdisk"), *_version_args(),
                         "-o", str(work / "init_boot.img")], tools)
         if "vendor_boot" in chain.boot_images:
-            _mkbootimg([*version[:2], "--pagesize", "4096", "--vendor_boot", str(work / "vendor_boot.img"),
+            _mkbootimg([*_version_args()[:2], "--pagesize", "4096", "--vendor_boot", str(work / "vendor_boot.img"),
                         "--vendor_ramdisk", str(work / "vendor_ramdisk"), "--dtb", str(work / "dtb"),
                         "--vendor_cmdline", f"androidboot.hardware={spec.device}", "--board", spec.device[:15]],
                        tools)
@@ -156,25 +183,36 @@ def boot_images(plan: Plan, rng: random.Random, seed: int, chain: BootChain, too
             overlay = fdt_blob({"compatible": f"{spec.brand},{spec.device}-overlay", "board-id": 0x10})
             (work / "dtbo.img").write_bytes(dtbo_image([(overlay, 0x10, 0)]))
         for name in chain.boot_images:
-            props = {f"com.android.build.{name}.fingerprint": fingerprint(spec),
-                     f"com.android.build.{name}.os_version": ANDROID_RELEASE}
-            add_hash_footer(work / f"{name}.img", partition_name=name, salt=_salt(seed, name),
-                            partition_size=PARTITION_SIZES[name], properties=props)
-            made[f"IMAGES/{name}.img"] = work / f"{name}.img"
-        chains = []
-        if chain.vbmeta_system:
-            make_vbmeta(work / "vbmeta_system.img", key=key, rollback_index_location=VBMETA_SYSTEM_LOCATION,
-                        properties={"com.android.build.vbmeta_system.fingerprint": fingerprint(spec)})
-            made["IMAGES/vbmeta_system.img"] = work / "vbmeta_system.img"
-            chains.append(ChainPartition("vbmeta_system", VBMETA_SYSTEM_LOCATION, key.public_key_blob))
-        make_vbmeta(work / "vbmeta.img", key=key, chain_partitions=chains,
-                    include_descriptors_from_image=[work / f"{n}.img" for n in chain.boot_images])
-        made["IMAGES/vbmeta.img"] = work / "vbmeta.img"
-        for name in chain.firmware:
-            blob = b"QCOM-FW\0" + name.encode().ljust(8, b"\0") + code_bytes(rng, (128 << 10) - 16)
-            plan.extras[f"RADIO/{name}.img"] = blob
-        for tf_path, path in made.items():
-            plan.extras[tf_path] = path.read_bytes()
+            _hash_footer(work, name, seed, fingerprint(spec))
+        _vbmeta(work, chain, fingerprint(spec))
+        for name in (*chain.boot_images, "vbmeta", *(("vbmeta_system",) if chain.vbmeta_system else ())):
+            plan.extras[f"IMAGES/{name}.img"] = (work / f"{name}.img").read_bytes()
+    for name in chain.firmware:
+        plan.extras[f"RADIO/{name}.img"] = b"QCOM-FW\0" + name.encode().ljust(8, b"\0") + \
+            code_bytes(rng, (128 << 10) - 16)
+
+
+def boot_kernel(boot_img: bytes) -> bytes:
+    """The kernel of a boot image header v3 (kernel_size at offset 8, the kernel from 4096 on)."""
+    if boot_img[:8] != b"ANDROID!" or struct.unpack_from("<I", boot_img, 40)[0] != BOOT_HEADER_VERSION:
+        raise ValueError("not a boot image with header v3")
+    size = struct.unpack_from("<I", boot_img, 8)[0]
+    return boot_img[4096:4096 + size]
+
+
+def rebuilt_boot(images: dict[str, bytes], kernel: bytes, seed: int, build_fingerprint: str,
+                 chain: BootChain = BootChain(), tools: Tools | None = None) -> dict[str, bytes]:
+    """boot.img with a new kernel, and the vbmeta images signed over it: what a kernel change does
+    to the boot chain (`images` maps IMAGES/ names to the base's bytes; returns the changed ones)."""
+    with tempfile.TemporaryDirectory(prefix="romforge-sample-boot-") as tmp:
+        work = Path(tmp)
+        for name in chain.boot_images:
+            (work / f"{name}.img").write_bytes(images[f"IMAGES/{name}.img"])
+        _make_boot(work, kernel, tools or Tools())
+        _hash_footer(work, "boot", seed, build_fingerprint)
+        _vbmeta(work, chain, build_fingerprint)
+        names = ("boot", "vbmeta", *(("vbmeta_system",) if chain.vbmeta_system else ()))
+        return {f"IMAGES/{name}.img": (work / f"{name}.img").read_bytes() for name in names}
 
 
 def avb_misc_info(spec: SampleSpec, chain: BootChain) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from romforge.elf import write_elf
 from romforge.errors import InputError
 from romforge.samplerom.apps import LARGE_APP_PATH, large_app_apk
+from romforge.samplerom.bootchain import boot_kernel, rebuilt_boot
 from romforge.samplerom.plan import BASE_DATE_UTC, BASE_INCREMENTAL, code_bytes, xml_doc
 from romforge.tree import FILE, RomTree
 
@@ -50,11 +51,12 @@ def _edited_text(rng: random.Random, data: bytes) -> bytes:
 
 
 def mutate_week(base: Path, out: Path, *, week: int = 2, seed: int = 0, edits: int = 300, adds: int = 40,
-                removes: int = 20, moves: int = 20) -> Path:
+                removes: int = 20, moves: int = 20, kernel: bool = False) -> Path:
     """The same ROM a week later, as a new target-files directory at `out`: `edits` files changed
     slightly (binaries recompiled, configs retuned, firmware patched), files added, removed and
     moved, the large prebuilt app (if any) rebuilt, and the build stamped with a new incremental
-    and a date seven days on. Unchanged files are hardlinks to `base` (never write to either)."""
+    and a date seven days on; with `kernel`, boot.img gets a recompiled kernel (and vbmeta.img
+    is signed again over it). Unchanged files are hardlinks to `base` (never write to either)."""
     from romforge.tree import materialize, stage
 
     out = Path(out)
@@ -110,6 +112,13 @@ def mutate_week(base: Path, out: Path, *, week: int = 2, seed: int = 0, edits: i
                 elif key.endswith("build.fingerprint"):
                     prop.set(key, value.replace(BASE_INCREMENTAL, f"V1.0.{week}.week"))
             staged.write_build_prop(partition, prop)
+        if kernel and staged.extras.get("IMAGES/boot.img") == FILE:
+            images = {name: staged.read_extra(name) or b"" for name in staged.extras if name.startswith("IMAGES/")}
+            system = staged.build_prop("system")
+            build_fingerprint = (system.get("ro.system.build.fingerprint") if system is not None else None) or ""
+            new_kernel = _recompiled(rng, boot_kernel(images["IMAGES/boot.img"]))
+            for name, data in rebuilt_boot(images, new_kernel, seed, build_fingerprint).items():
+                staged.write_extra(name, data)
         materialize(staged, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
