@@ -21,7 +21,7 @@ from romforge.ota.proto import care_map_pb2
 from romforge.samplerom import mutate_week
 from romforge.tree import RomTree
 
-SOURCE_COPY, REPLACE_OPS = 4, {0, 1, 8}  # update_metadata.proto InstallOperation types
+SOURCE_COPY, ZERO, REPLACE_OPS = 4, 6, {0, 1, 8}  # update_metadata.proto InstallOperation types
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,10 @@ def test_incremental_diffs_the_changed_kernel_and_copies_the_rest(sample_rom: Pa
     boot_ops = {op.type for op in by_name["boot"].ops}
     assert boot_ops - {SOURCE_COPY}, "the changed kernel is diffed"
     assert not boot_ops & REPLACE_OPS, "a changed boot image is diffed against the old one, not replaced"
-    for unchanged in ("init_boot", "vendor_boot", "dtbo", "modem"):
-        assert {op.type for op in by_name[unchanged].ops} == {SOURCE_COPY}, unchanged
+    for unchanged in ("init_boot", "vendor_boot", "dtbo", "modem"):  # copied (zero blocks: ZERO), no data
+        ops = by_name[unchanged].ops
+        assert SOURCE_COPY in {op.type for op in ops} and {op.type for op in ops} <= {SOURCE_COPY, ZERO}, unchanged
+        assert not any(op.data_length for op in ops), unchanged
     verified = run("ota", "verify", otas["incremental"], "--key", otas["key"].cert)
     assert verified.exit_code == 0, verified.output
     full = run("ota", "apply", otas["full"], "--out", tmp_path / "old-slot")
@@ -168,3 +170,16 @@ def test_a_boot_image_larger_than_its_partition(run, sample_rom: Path, tmp_path:
     assert result.exit_code == 1
     assert "IMAGES/boot.img" in result.output and "boot_size=524288" in result.output
     assert files_under(tmp_path / "out") == []
+
+
+def test_a_build_refuses_a_missing_boot_image_while_planning(run, workspace: Path, sample_rom: Path,
+                                                              tmp_path: Path) -> None:
+    base = shutil.copytree(sample_rom, tmp_path / "base", symlinks=True)
+    (base / "RADIO/modem.img").unlink()
+    config = workspace / "romforge.toml"
+    config.write_text(config.read_text().replace(str(sample_rom), str(base)))
+    result = run("build", "alioth", "--version", "1.0", "--date", "2026-11-27", "--workspace", workspace)
+    assert result.exit_code == 1, result.output
+    assert "META/ab_partitions.txt" in result.output and "modem" in result.output
+    assert "Traceback" not in result.output
+    assert files_under(workspace / "releases") == []

@@ -47,6 +47,37 @@ def _partition_size(tree: RomTree, partition: str) -> int | None:
         raise InputError(f"{partition}_size={value!r} is not a number", file=f"{tree.name}/{MISC_INFO}") from None
 
 
+def _source_of(tree: RomTree, name: str) -> str:
+    source = passthrough_source(tree, name)
+    if source is None:
+        raise InputError(f"lists {name}, but the target-files has no {image_name(name)}, "
+                         f"{radio_image_name(name)} or {TF_DIRS.get(name, name.upper())}/",
+                         file=f"{tree.name}/{AB_PARTITIONS}",
+                         hint=f"add the {name} image to the base ROM or remove {name} from ab_partitions.txt")
+    return source
+
+
+def _check_size(tree: RomTree, name: str, source: str, size: int) -> None:
+    limit = _partition_size(tree, name)
+    if limit is not None and size > limit:
+        raise InputError(f"is {size} bytes, larger than its partition ({name}_size={limit} in misc_info.txt)",
+                         file=f"{tree.name}/{source}",
+                         hint=f"make the image smaller or raise {name}_size to the device's partition size")
+
+
+def check_passthrough_images(tree: RomTree) -> None:
+    """What copy_passthrough_images would refuse, found while planning (nothing is copied)."""
+    for name in ota_partitions(tree):
+        if name in tree.partitions():
+            continue
+        source = _source_of(tree, name)
+        stream = tree.open_extra(source)
+        assert stream is not None
+        with stream:
+            size = stream.seek(0, 2)
+        _check_size(tree, name, source, size)
+
+
 def copy_passthrough_images(tree: RomTree, partitions: tuple[str, ...] | list[str], out_dir: Path, *,
                             include_trees: bool = False) -> dict[str, PartitionImage]:
     """out_dir/<p>.img for every listed partition that has no tree (with `include_trees`, every
@@ -60,24 +91,18 @@ def copy_passthrough_images(tree: RomTree, partitions: tuple[str, ...] | list[st
     for name in partitions:
         if name in trees and not include_trees:
             continue
-        source = passthrough_source(tree, name)
-        if source is None:
-            raise InputError(f"lists {name}, but the target-files has no {image_name(name)}, "
-                             f"{radio_image_name(name)} or {TF_DIRS.get(name, name.upper())}/",
-                             file=f"{tree.name}/{AB_PARTITIONS}",
-                             hint=f"add the {name} image to the base ROM or remove {name} from ab_partitions.txt")
+        source = _source_of(tree, name)
         target = out_dir / f"{name}.img"
         stream = tree.open_extra(source)
         assert stream is not None
         with stream, open(target, "wb") as out:
             shutil.copyfileobj(stream, out, 1 << 20)
         size = target.stat().st_size
-        limit = _partition_size(tree, name)
-        if limit is not None and size > limit:
+        try:
+            _check_size(tree, name, source, size)
+        except InputError:
             target.unlink()
-            raise InputError(f"is {size} bytes, larger than its partition ({name}_size={limit} in misc_info.txt)",
-                             file=f"{tree.name}/{source}",
-                             hint=f"make the image smaller or raise {name}_size to the device's partition size")
+            raise
         images[name] = PartitionImage(name, PASSTHROUGH_FS, target, size, sha256_file(target))
     return images
 

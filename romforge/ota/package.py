@@ -227,6 +227,8 @@ def open_ota_package(path: Path) -> OtaPackage:
                     raise InputError(f"not an A/B OTA package: {required} is missing", file=path)
             if names[PAYLOAD].compress_type != zipfile.ZIP_STORED:
                 raise InputError("payload.bin must be STORED (update_engine streams it in place)", file=path)
+            if CARE_MAP in names and names[CARE_MAP].compress_type != zipfile.ZIP_STORED:
+                raise InputError("care_map.pb must be STORED (the property files point at its bytes)", file=path)
             small = {}
             for name in (PROPERTIES, METADATA, METADATA_PB):
                 if name in names:
