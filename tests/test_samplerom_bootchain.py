@@ -62,7 +62,8 @@ def test_root_survives_a_zip_round_trip(sample_rom: Path, tmp_path: Path) -> Non
     assert [(e.path, e.kind, e.meta, e.link_target) for e in again.iter_entries("root")] == \
         [(e.path, e.kind, e.meta, e.link_target) for e in tree.iter_entries("root")]
     with zipfile.ZipFile(tmp_path / "tf.zip") as zf:
-        assert zf.read("META/root_filesystem_config.txt") == (sample_rom / "META/root_filesystem_config.txt").read_bytes()
+        written = zf.read("META/root_filesystem_config.txt")
+    assert written == (sample_rom / "META/root_filesystem_config.txt").read_bytes()
 
 
 def test_every_ab_partition_exists_somewhere(sample_rom: Path) -> None:

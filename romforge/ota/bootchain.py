@@ -13,8 +13,8 @@ from pathlib import Path
 
 from romforge.errors import InputError
 from romforge.ota.images import PartitionImage
-from romforge.tree import (AB_PARTITIONS, MISC_INFO, POSTINSTALL_CONFIG, ROOT, TF_DIRS, UPDATE_ENGINE_CONFIG, RomTree,
-                           image_name, radio_image_name, sha256_file)
+from romforge.tree import (AB_PARTITIONS, FILE, MISC_INFO, POSTINSTALL_CONFIG, ROOT, TF_DIRS, UPDATE_ENGINE_CONFIG,
+                           RomTree, image_name, radio_image_name, sha256_file)
 
 PASSTHROUGH_FS = "raw"  # an image the OTA writes as the target-files holds it
 MAX_CONFIG_LINES = 1000
@@ -34,7 +34,7 @@ def ota_partitions(tree: RomTree) -> tuple[str, ...]:
 def passthrough_source(tree: RomTree, partition: str) -> str | None:
     """IMAGES/<p>.img, else RADIO/<p>.img: where the target-files keeps an image no tree makes."""
     for tf_path in (image_name(partition), radio_image_name(partition)):
-        if tree.extras.get(tf_path) == "file":
+        if tree.extras.get(tf_path) == FILE:
             return tf_path
     return None
 
@@ -126,8 +126,8 @@ def delta_minor_version(source: RomTree, *, highest: int, lowest: int) -> int:
         return highest
     value, line = found
     if not value.isdigit():
-        raise InputError(f"PAYLOAD_MINOR_VERSION={value!r} is not a number", file=f"{source.name}/{UPDATE_ENGINE_CONFIG}",
-                         line=line)
+        raise InputError(f"PAYLOAD_MINOR_VERSION={value!r} is not a number",
+                         file=f"{source.name}/{UPDATE_ENGINE_CONFIG}", line=line)
     if int(value) < lowest:
         raise InputError(f"PAYLOAD_MINOR_VERSION={value}: the source's update_engine applies only operations "
                          f"older than romforge writes (minor {lowest} or later)",

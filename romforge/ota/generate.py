@@ -27,7 +27,7 @@ from romforge.ota.caremap import care_map
 from romforge.ota.payload import (DELTA_MINOR_VERSION, FULL_MINOR_VERSION, SUPPORTED_DELTA_MINORS, DynamicGroup,
                                   PartitionPlan, PayloadInfo, full_operations, write_payload)
 from romforge.run.progress import NullProgress, Progress
-from romforge.tree import RomTree, image_name, sha256_file
+from romforge.tree import FILE, RomTree, image_name, sha256_file
 
 OTA_FULL = "ota-full.zip"
 
@@ -83,12 +83,11 @@ def target_images(tree: RomTree, partitions: tuple[str, ...], workdir: Path, *,
                   cores: Cores | None = None) -> dict[str, Path]:
     """IMAGES/<partition>.img from the target-files (RADIO/ for firmware), or built from its tree
     when absent; a partition that has neither is refused (bootchain.copy_passthrough_images)."""
-    images: dict[str, Path] = {}
     missing: dict[str, str] = {}
     fs_types = tree.misc_info()
     trees = set(tree.partitions())
     for name in partitions:
-        if name in trees and tree.open_extra(image_name(name)) is None:
+        if name in trees and tree.extras.get(image_name(name)) != FILE:
             missing[name] = fs_types.get(f"{name}_fs_type", "erofs")
     images = {name: image.path for name, image in copy_passthrough_images(
         tree, [n for n in partitions if n not in missing], workdir, include_trees=True).items()}
