@@ -98,3 +98,32 @@ def test_a_missing_next_certificate_is_refused_before_anything_is_written(run, w
     assert result.exit_code == 1
     assert "keys/nowhere.x509.pem" in result.output and "ota_next_key" in result.output
     assert not (workspace / "releases").exists() or not any((workspace / "releases").rglob("*.zip"))
+
+
+def test_vendor_and_recovery_copies_are_written_where_the_base_has_them(sample_rom: Path, tmp_path: Path,
+                                                                          ota_test_key: Path) -> None:
+    from romforge.ota.otacerts import read_otacerts, write_otacerts
+    from romforge.tree import RomTree, stage
+
+    base = shutil.copytree(sample_rom, tmp_path / "base", symlinks=True)
+    original = (base / OTACERTS).read_bytes()
+    (base / "VENDOR/etc/security").mkdir(parents=True)
+    (base / "VENDOR/etc/security/otacerts.zip").write_bytes(original)
+    (base / "RECOVERY/RAMDISK/system/etc/security").mkdir(parents=True)
+    (base / "RECOVERY/RAMDISK/system/etc/security/otacerts.zip").write_bytes(original)
+    staged = stage(RomTree.open(base), tmp_path / "work")
+    cert = Path(f"{ota_test_key}.x509.pem")
+    written = write_otacerts(staged, cert)
+    assert written == ["/system/etc/security/otacerts.zip", "/vendor/etc/security/otacerts.zip",
+                       "RECOVERY/RAMDISK/system/etc/security/otacerts.zip"]
+    for data in (staged.read("system", "etc/security/otacerts.zip"), staged.read("vendor", "etc/security/otacerts.zip"),
+                 staged.read_extra("RECOVERY/RAMDISK/system/etc/security/otacerts.zip")):
+        [trusted] = read_otacerts(data, source="test")
+        assert trusted.public_bytes(serialization.Encoding.DER) == _der(cert)
+    assert (base / OTACERTS).read_bytes() == original, "the base is never written"
+    again = stage(RomTree.open(base), tmp_path / "work2")
+    write_otacerts(again, cert)
+    assert again.read("system", "etc/security/otacerts.zip") == staged.read("system", "etc/security/otacerts.zip")
+
+    plain = stage(RomTree.open(sample_rom), tmp_path / "work3")
+    assert write_otacerts(plain, cert) == ["/system/etc/security/otacerts.zip"]
