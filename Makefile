@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := aapt apksigner zipalign android-framework-res erofs-utils e2fsprogs \
 	fonts-droid-fallback bsdiff zstd xdelta3 unzip zip openssl binutils xz-utils patch \
 	fonts-dejavu-core fonts-noto-color-emoji fakeroot signapk protobuf-compiler bzip2 brotli \
-	chromium git cryptsetup-bin gettext android-sdk-libsparse-utils
+	chromium git cryptsetup-bin gettext android-sdk-libsparse-utils mkbootimg cpio
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WORKSPACE := examples/workspace
 

@@ -30,6 +30,7 @@ class WorkspaceTable(Table):
 
 class SigningTable(Table):
     ota_key: HostPath | None = None
+    ota_next_key: HostPath | None = None  # rotating the OTA key: the next releases trust this one
     overlay_key: HostPath | None = None
 
 
@@ -162,6 +163,7 @@ class Workspace:
     issues_url: str | None = None
     romtype: str = "weekly"
     updater: UpdaterSettings = UpdaterSettings()
+    ota_next_key: Path | None = None  # KEY (KEY.x509.pem) the releases trust while the OTA key rotates
 
 
 def load_workspace(path: Path | None = None, *, required: bool = True) -> Workspace:
@@ -197,6 +199,7 @@ def load_workspace(path: Path | None = None, *, required: bool = True) -> Worksp
         overlay_key=root / signing.overlay_key if signing.overlay_key is not None else None,
         updater=updater,
         **{**settings, "romtype": updater.release_type},
+        ota_next_key=root / signing.ota_next_key if signing.ota_next_key is not None else None,
     )
 
 

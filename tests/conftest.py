@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from romforge.cli import cli
-from romforge.samplerom import generate
+from romforge.samplerom import ApkCache, generate
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ROMFORGE_SHARED", REPO.parent / "shared")) / "android-samples"
@@ -42,9 +42,15 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def sample_rom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def apk_cache() -> ApkCache:
+    """The sample ROMs' APKs, built once per worker and shared by every generate() of the session."""
+    return ApkCache()
+
+
+@pytest.fixture(scope="session")
+def sample_rom(tmp_path_factory: pytest.TempPathFactory, apk_cache: ApkCache) -> Path:
     """A generic arm64 base ROM shared read-only by the tests of one worker."""
-    return generate(tmp_path_factory.mktemp("base") / "sample-rom", files=300, seed=7)
+    return generate(tmp_path_factory.mktemp("base") / "sample-rom", files=300, seed=7, apk_cache=apk_cache)
 
 
 @pytest.fixture(scope="session")

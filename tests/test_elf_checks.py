@@ -16,10 +16,10 @@ CEPHEUS_ABIS = ("arm64-v8a", "armeabi-v7a", "armeabi")
 
 
 @pytest.fixture(scope="module")
-def rom16k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rom16k(tmp_path_factory: pytest.TempPathFactory, apk_cache) -> Path:
     """A 64-bit-only base ROM linked for 16 KB pages, as dada needs."""
     spec = SampleSpec(device="dada", abis=("arm64-v8a",), page_size=16384)
-    return generate(tmp_path_factory.mktemp("rom16k") / "rom", spec=spec, files=120, seed=3)
+    return generate(tmp_path_factory.mktemp("rom16k") / "rom", spec=spec, files=120, seed=3, apk_cache=apk_cache)
 
 
 def _rules(findings) -> list[tuple[str, str]]:

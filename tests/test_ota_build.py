@@ -27,12 +27,17 @@ def test_release_has_images_and_a_full_ota_that_verifies_and_applies(run, worksp
     release = result.release
     info = json.loads((release / "build-info.json").read_text())
     images = sorted(p.name for p in (release / "images").iterdir())
-    assert images == ["odm.img", "product.img", "system.img", "system_ext.img", "vendor.img"]
+    filesystems = ["odm.img", "product.img", "system.img", "system_ext.img", "vendor.img"]
+    boot_chain = ["boot.img", "dtbo.img", "init_boot.img", "modem.img", "vbmeta.img", "vbmeta_system.img",
+                  "vendor_boot.img"]  # every other partition of the sample's ab_partitions.txt
+    assert images == sorted(filesystems + boot_chain)
     with zipfile.ZipFile(release / "target-files.zip") as zf:
         for name in images:
             data = (release / "images" / name).read_bytes()
             assert zf.read(f"IMAGES/{name}") == data
-            assert info["outputs"][f"images/{name}"] == {"fs": "erofs", "size": len(data), "sha256": _sha(data)}
+            fs = "erofs" if name in filesystems else "raw"
+            assert info["outputs"][f"images/{name}"] == {"fs": fs, "size": len(data), "sha256": _sha(data)}
+        assert zf.read("RADIO/modem.img") == (release / "images/modem.img").read_bytes()
     ota = (release / "ota-full.zip").read_bytes()
     assert info["outputs"]["ota-full.zip"]["sha256"] == _sha(ota)
     verified = run("ota", "verify", release / "ota-full.zip", "--key", workspace / "keys/releasekey.x509.pem")
@@ -100,7 +105,7 @@ def test_keygen_makes_a_named_test_key_and_never_overwrites(run, tmp_path: Path)
 
 def test_committed_protobuf_modules_match_protoc(tmp_path: Path) -> None:
     proto = REPO / "romforge/ota/proto"
-    for name in ("update_metadata", "ota_metadata", "puffin"):
+    for name in ("update_metadata", "ota_metadata", "puffin", "care_map"):
         subprocess.run(["protoc", f"--proto_path={proto}", f"--python_out={tmp_path}", str(proto / f"{name}.proto")],
                        check=True)
         assert (tmp_path / f"{name}_pb2.py").read_text() == (proto / f"{name}_pb2.py").read_text(), name

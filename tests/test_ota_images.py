@@ -36,12 +36,45 @@ def test_erofs_images_are_fsck_clean_and_hold_every_file(images: dict, sample_ro
         extracted = tmp_path / name
         out = _run("fsck.erofs", f"--extract={extracted}", "--no-preserve", str(images[name].path))
         assert out.returncode == 0, out.stderr
+        prefix = "system/" if name == "system" else ""  # system-as-root: SYSTEM/ is under /system
         for e in tree.iter_entries(name):
-            target = extracted / e.path
+            target = extracted / f"{prefix}{e.path}"
             if e.kind == FILE:
                 assert target.read_bytes() == tree.read(name, e.path), e.path
             elif e.kind == "symlink":
                 assert str(target.readlink()) == e.link_target
+
+
+def test_system_as_root_image_holds_root_and_system_under_it(images: dict, sample_rom: Path,
+                                                              tmp_path: Path) -> None:
+    """Acceptance: fsck.erofs --extract of system.img holds /system/bin/init and ROOT/'s layout,
+    with the owners, modes and labels root_filesystem_config.txt and filesystem_config.txt give."""
+    tree = RomTree.open(sample_rom)
+    extracted = tmp_path / "system"
+    out = _run("fsck.erofs", f"--extract={extracted}", "--no-preserve", str(images["system"].path))
+    assert out.returncode == 0, out.stderr
+    assert (extracted / "system/bin/init").read_bytes() == tree.read("system", "bin/init")
+    assert str((extracted / "init").readlink()) == "/system/bin/init"
+    roots = list(tree.iter_entries("root"))
+    assert len(roots) > 20
+    for e in roots:
+        if not e.path:
+            continue
+        target = extracted / e.path
+        if e.kind == "symlink":
+            assert str(target.readlink()) == e.link_target, e.path
+        else:
+            assert target.is_dir() and not target.is_symlink(), e.path
+    assert sorted(p.name for p in extracted.iterdir()) == sorted(e.path for e in roots if e.path)
+    image = read_erofs(images["system"].path)
+    for path, e in (("system/bin/init", tree.get("system", "bin/init")), ("init", tree.get("root", "init")),
+                    ("acct", tree.get("root", "acct")), ("system", tree.get("system", ""))):
+        inode = image.inodes[path]
+        assert (inode.uid, inode.gid) == (e.meta.uid, e.meta.gid), path
+        assert inode.xattrs["security.selinux"] == e.meta.selabel.encode() + b"\0", path
+    assert image.inodes["system/bin/init"].mode & 0o7777 == 0o750
+    dump = _run("dump.erofs", "--path=/system/bin/init", str(images["system"].path)).stdout  # another reader
+    assert re.search(r"Uid: 0\s+Gid: 2000\s+Access: 0750", dump), dump
 
 
 def test_erofs_owner_mode_label_and_capabilities_come_from_fs_config(images: dict, sample_rom: Path) -> None:
@@ -85,6 +118,9 @@ def test_file_map_points_at_each_files_bytes(images: dict, sample_rom: Path, par
     assert len(mapping) > 5
     for path, extents in mapping.items():
         blocks = b"".join(data[s * 4096:(s + n) * 4096] for s, n in extents)
+        if partition == "system":  # system-as-root: ROOT/ holds no regular files, SYSTEM/ is under /system
+            assert path.startswith("system/"), path
+            path = path.removeprefix("system/")
         content = tree.read(partition, path)
         assert blocks[:len(content)] == content[:len(blocks)], path
         assert len(blocks) >= len(content) - 4095

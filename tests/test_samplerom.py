@@ -42,14 +42,14 @@ def test_sample_rom_elf_graph_is_consistent(sample_rom: Path) -> None:
     assert lib32.machine_name == "ARM" and lib32.elf_class == 32
 
 
-def test_sample_rom_for_a_32bit_16k_devices(tmp_path: Path) -> None:
+def test_sample_rom_for_a_32bit_16k_devices(tmp_path: Path, apk_cache) -> None:
     rosy = SampleSpec.from_profile(load_profile("rosy", [DEFAULT_PROFILE_DIR]))
-    tree = RomTree.open(generate(tmp_path / "rosy", spec=rosy, files=60, seed=1))
+    tree = RomTree.open(generate(tmp_path / "rosy", spec=rosy, files=60, seed=1, apk_cache=apk_cache))
     assert tree.get("system", "lib64") is None
     facts = read_elf(tree.read("system", "bin/app_process32"))
     assert facts.machine_name == "ARM" and facts.is_executable
     dada = SampleSpec.from_profile(load_profile("dada", [DEFAULT_PROFILE_DIR]))
-    tree = RomTree.open(generate(tmp_path / "dada", spec=dada, files=60, seed=1))
+    tree = RomTree.open(generate(tmp_path / "dada", spec=dada, files=60, seed=1, apk_cache=apk_cache))
     assert tree.get("system", "lib") is None
     assert set(read_elf(tree.read("system", "lib64/libc.so")).load_aligns) == {16384}
     anim = zipfile.ZipFile(io.BytesIO(tree.read("product", "media/bootanimation.zip")))
@@ -74,18 +74,18 @@ def test_sample_bootanimation_is_stored_with_desc_first(sample_rom: Path) -> Non
                 assert img.format == "PNG" and img.size == (width, height)
 
 
-def test_files_count_is_exact_and_seed_is_deterministic(tmp_path: Path) -> None:
-    a = RomTree.open(generate(tmp_path / "a", files=150, seed=3))
+def test_files_count_is_exact_and_seed_is_deterministic(tmp_path: Path, apk_cache) -> None:
+    a = RomTree.open(generate(tmp_path / "a", files=150, seed=3, apk_cache=apk_cache))
     b = RomTree.open(generate(tmp_path / "b", files=150, seed=3))
-    c = RomTree.open(generate(tmp_path / "c", files=150, seed=4))
+    c = RomTree.open(generate(tmp_path / "c", files=150, seed=4, apk_cache=apk_cache))
     files = [e for e in a.iter_entries(kind="file")]
     assert len(files) == 150
     assert a.content_digest() == b.content_digest()
     assert a.content_digest() != c.content_digest()
 
 
-def test_zip_output_and_refusal_to_overwrite(tmp_path: Path) -> None:
-    out = generate(tmp_path / "rom.zip", files=40, seed=2)
+def test_zip_output_and_refusal_to_overwrite(tmp_path: Path, apk_cache) -> None:
+    out = generate(tmp_path / "rom.zip", files=40, seed=2, apk_cache=apk_cache)
     assert zipfile.is_zipfile(out)
     assert RomTree.open(out).get("system", "build.prop") is not None
     with pytest.raises(InputError) as err:

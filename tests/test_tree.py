@@ -16,7 +16,7 @@ from romforge.tree import (FileMeta, RomTree, ZIP_DATE, clean_path, materialize,
 
 def test_directory_target_files_reads_metadata(sample_rom: Path) -> None:
     tree = RomTree.open(sample_rom)
-    assert tree.partitions() == ["system", "vendor", "product", "system_ext", "odm"]
+    assert tree.partitions() == ["system", "vendor", "product", "system_ext", "odm", "root"]  # ROOT/: system-as-root
     sh = tree.get("system", "bin/sh")
     assert sh.kind == "symlink" and sh.link_target == "toybox"
     bt = next(e for e in tree.iter_entries("vendor") if "bluetooth" in e.path and e.path.startswith("bin/hw/"))

@@ -22,6 +22,7 @@ from romforge.build.stamps import apply_stamps, check_stamps
 from romforge.elf import ElfFacts, check_elf_tree, read_base_facts
 from romforge.errors import CheckFailed, Finding, ReleaseError
 from romforge.release.store import release_slot
+from romforge.ota.otacerts import write_otacerts
 from romforge.run.cache import private_directory
 from romforge.run.context import BuildContext
 from romforge.run.progress import Progress
@@ -55,6 +56,9 @@ def apply(ctx: BuildContext, p: BuildPlan, tree: RomTree) -> Applied:
             ctx.progress.note(line)
         applied.append((feature.name, report))
     apply_stamps(p.stamps, tree)
+    if p.ota_trust is not None:
+        written = write_otacerts(tree, p.ota_trust)
+        ctx.progress.note(f"OTA trust: {', '.join(written)} holds the certificate {p.ota_trust.name}")
     return applied
 
 
@@ -95,6 +99,7 @@ def package(ctx: BuildContext, p: BuildPlan, tree: RomTree, out: Path, findings:
     out.mkdir()
     images = release_images(p.profile, tree, out / IMAGES_DIR, out.parent / "image-work", progress, cores=ctx.cores)
     stale = {f"IMAGES/{part}.img" for part in tree.partitions()} | {f"IMAGES/{part}.map" for part in tree.partitions()}
+    stale |= {image_name(name) for name in images}  # the boot chain the release carries on
     progress.step("package target-files.zip", total=len(tree.entries) + len(tree.extras) + 16)
     write_target_files(tree, out / TARGET_FILES, skip_extras=lambda name: name in stale,
                        progress=progress.advance, add_files={image_name(n): i.path for n, i in images.items()})

@@ -19,6 +19,8 @@ from romforge.errors import ConfigError, InputError
 from romforge.profile import DeviceProfile, load_profile
 from romforge.release.store import check_store, check_version, release_dir
 from romforge.run.context import BuildContext
+from romforge.ota.bootchain import check_passthrough_images
+from romforge.ota.otacerts import trusted_certificate
 from romforge.tree import RomTree, sha256_file
 
 
@@ -46,6 +48,7 @@ class BuildPlan:
     fingerprint: str
     features: tuple[FeaturePlan, ...] = ()
     ota_key: Any = None  # romforge.ota.keys.OtaKey for A/B devices
+    ota_trust: Path | None = None  # the certificate the release's otacerts.zip holds (ota/otacerts.py)
     inputs: dict[str, Any] = field(default_factory=dict)
 
     def feature(self, name: str) -> FeaturePlan | None:
@@ -69,6 +72,8 @@ def _inputs(ctx: BuildContext, p: BuildPlan) -> dict[str, Any]:
         inputs[feature.name] = feature.inputs()
     if p.ota_key is not None:
         inputs["ota_key"] = {"certificate_sha256": sha256_file(p.ota_key.cert)}
+    if p.ota_trust is not None:
+        inputs["ota_key"]["trusted_certificate_sha256"] = sha256_file(p.ota_trust)
     return inputs
 
 
@@ -100,6 +105,9 @@ def plan(ctx: BuildContext, request: BuildRequest) -> BuildPlan:
     p = BuildPlan(profile, request.version, base, build_utc, date_source, store,
                   release_dir(store, profile.profile, request.version), stamps, fingerprint,
                   features=tuple(planned.values()), ota_key=ctx.keys.ota_for(ws, profile))
+    if p.ota_key is not None:  # A/B: every boot-chain image the OTA will write is there and fits
+        check_passthrough_images(base)
+    p.ota_trust = trusted_certificate(p.ota_key.cert if p.ota_key is not None else None, ws.ota_next_key)
     p.inputs = _inputs(ctx, p)
     return p
 

@@ -21,10 +21,13 @@ from romforge.ota.delta import plan_delta
 from romforge.ota.images import build_images
 from romforge.ota.keys import OtaKey
 from romforge.ota.package import BuildState, OtaMetadata, write_ota_package
-from romforge.ota.payload import (DELTA_MINOR_VERSION, FULL_MINOR_VERSION, DynamicGroup, PartitionPlan,
-                                  PayloadInfo, full_operations, write_payload)
+from romforge.ota.bootchain import (PostInstall, copy_passthrough_images, delta_minor_version, ota_partitions,
+                                    postinstall_steps)
+from romforge.ota.caremap import care_map
+from romforge.ota.payload import (DELTA_MINOR_VERSION, FULL_MINOR_VERSION, SUPPORTED_DELTA_MINORS, DynamicGroup,
+                                  PartitionPlan, PayloadInfo, full_operations, write_payload)
 from romforge.run.progress import NullProgress, Progress
-from romforge.tree import TF_DIRS, RomTree, image_name, sha256_file
+from romforge.tree import FILE, RomTree, image_name, sha256_file
 
 OTA_FULL = "ota-full.zip"
 
@@ -76,43 +79,41 @@ def dynamic_groups(tree: RomTree, partitions: tuple[str, ...]) -> tuple[list[Dyn
     return groups, info.get("virtual_ab") == "true"
 
 
-def ota_partitions(tree: RomTree) -> tuple[str, ...]:
-    """The A/B partitions the OTA updates: META/ab_partitions.txt ∩ the tree, else every partition."""
-    present = tree.partitions()
-    listed = [p for p in tree.ab_partitions() if p in present]
-    names = listed or present
-    return tuple(p for p in TF_DIRS if p in names)
-
-
 def target_images(tree: RomTree, partitions: tuple[str, ...], workdir: Path, *,
                   cores: Cores | None = None) -> dict[str, Path]:
-    """IMAGES/<partition>.img from the target-files, or built from its tree when absent."""
-    images: dict[str, Path] = {}
+    """IMAGES/<partition>.img from the target-files (RADIO/ for firmware), or built from its tree
+    when absent; a partition that has neither is refused (bootchain.copy_passthrough_images)."""
     missing: dict[str, str] = {}
     fs_types = tree.misc_info()
+    trees = set(tree.partitions())
     for name in partitions:
-        stream = tree.open_extra(image_name(name))
-        if stream is None:
+        if name in trees and tree.extras.get(image_name(name)) != FILE:
             missing[name] = fs_types.get(f"{name}_fs_type", "erofs")
-            continue
-        target = workdir / f"{name}.img"
-        with stream, open(target, "wb") as out:
-            shutil.copyfileobj(stream, out, 1 << 20)
-        images[name] = target
+    images = {name: image.path for name, image in copy_passthrough_images(
+        tree, [n for n in partitions if n not in missing], workdir, include_trees=True).items()}
     if missing:
         built = build_images(tree, missing, workdir, workdir=workdir / "staging", cores=cores)
         images.update({name: image.path for name, image in built.items()})
-    return images
+    return {name: images[name] for name in partitions}
+
+
+def postinstall_plans(tree: RomTree, partitions: tuple[str, ...]) -> dict[str, PostInstall]:
+    """The new build's postinstall steps, for the partitions the payload writes."""
+    return {step.partition: step for step in postinstall_steps(tree) if step.partition in partitions}
 
 
 def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state: BuildState, *,
               old_images: Mapping[str, Path] | None = None, old_state: BuildState | None = None,
               groups: list[DynamicGroup] | None = None, snapshot: bool = False, workdir: Path,
               progress: Progress | None = None, cores: Cores | None = None,
-              cache: RunCache | None = None) -> OtaResult:
+              cache: RunCache | None = None, minor_version: int = DELTA_MINOR_VERSION,
+              postinstall: Mapping[str, PostInstall] | None = None, care_map: bytes | None = None) -> OtaResult:
     """Payload from images (full, or incremental when old images are given), then the signed zip.
 
-    With a run's `cache`, compressed full-OTA chunks are shared with its other builds."""
+    An incremental payload is written at `minor_version` (the source build's, see
+    bootchain.delta_minor_version); `postinstall` and the security patch level go into the
+    manifest, `care_map` (care_map.pb) into the zip. With a run's `cache`, compressed
+    full-OTA chunks are shared with its other builds."""
     progress = progress or NullProgress()
     names = tuple(new_images)
     if old_images is not None and set(old_images) != set(new_images):
@@ -127,18 +128,23 @@ def write_ota(out: Path, key: OtaKey, new_images: Mapping[str, Path], new_state:
             old_size = old_sha = None
         else:
             old = Path(old_images[name])
-            operations = plan_delta(old, new, minor_version=DELTA_MINOR_VERSION, cache=cache, cores=cores)
+            operations = plan_delta(old, new, minor_version=minor_version, cache=cache, cores=cores)
             old_size, old_sha = old.stat().st_size, bytes.fromhex(sha256_file(old))
+        step = (postinstall or {}).get(name)
         plans.append(PartitionPlan(name, new.stat().st_size, bytes.fromhex(sha256_file(new)), operations,
-                                   old_size, old_sha, version=str(new_state.timestamp)))
+                                   old_size, old_sha, version=str(new_state.timestamp),
+                                   filesystem=step.filesystem_type or None if step else None,
+                                   postinstall_path=step.path if step else None,
+                                   postinstall_optional=step.optional if step else False))
     progress.step("payload.bin")
     payload = workdir / "payload.bin"
-    info = write_payload(payload, plans, key, minor_version=DELTA_MINOR_VERSION if old_images else FULL_MINOR_VERSION,
-                         max_timestamp=new_state.timestamp, dynamic_groups=groups or (), snapshot=snapshot)
+    info = write_payload(payload, plans, key, minor_version=minor_version if old_images else FULL_MINOR_VERSION,
+                         max_timestamp=new_state.timestamp, dynamic_groups=groups or (), snapshot=snapshot,
+                         security_patch_level=new_state.security_patch)
     progress.step("sign OTA package")
     metadata = OtaMetadata(post=new_state, pre=old_state if old_images else None)
     write_ota_package(out, payload, info.properties(), info.metadata_size + info.metadata_signature_size,
-                      metadata, key, workdir=workdir)
+                      metadata, key, workdir=workdir, care_map=care_map)
     payload.unlink()
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     return OtaResult(out, "incremental" if old_images else "full", out.stat().st_size, digest, info, names)
@@ -174,9 +180,12 @@ def ota_from_target_files(new: Path | RomTree, out: Path, key: OtaKey, *, old: P
         if old_tree is not None:
             (work / "old").mkdir()
             old_images = target_images(old_tree, partitions, work / "old", cores=cores)
+        minor = (delta_minor_version(old_tree, highest=DELTA_MINOR_VERSION, lowest=min(SUPPORTED_DELTA_MINORS))
+                 if old_tree is not None else DELTA_MINOR_VERSION)
         result = write_ota(work / out.name, key, new_images, new_state, old_images=old_images, old_state=old_state,
                            groups=groups, snapshot=snapshot, workdir=work, progress=progress, cores=cores,
-                           cache=cache)
+                           cache=cache, minor_version=minor, postinstall=postinstall_plans(new_tree, partitions),
+                           care_map=care_map(new_tree, new_images))
         (work / out.name).rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)

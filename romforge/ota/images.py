@@ -31,7 +31,7 @@ from typing import Callable, Mapping
 from romforge.run.cores import Cores, standalone
 from romforge.errors import InputError, ToolFailedError
 from romforge.run.tools import Tools
-from romforge.tree import DIR, FILE, SYMLINK, RomTree, sha256_file
+from romforge.tree import DIR, FILE, ROOT, SYMLINK, Entry, RomTree, sha256_file
 
 BLOCK_SIZE = 4096
 IMAGE_EPOCH = 1230768000  # 2009-01-01 00:00:00 UTC, the date releasetools stamps on zip entries
@@ -69,24 +69,36 @@ def capability_xattr(capabilities: int) -> bytes:
                        capabilities & 0xFFFFFFFF, 0, capabilities >> 32, 0)
 
 
+def image_entries(tree: RomTree, partition: str) -> list[tuple[str, Entry]]:
+    """(path inside the image, entry) for everything the partition's image holds.
+
+    A system-as-root target-files (one with ROOT/) puts ROOT/ at the top of system.img and
+    SYSTEM/ under /system, as AOSP's build_image does; ROOT/'s own /system mount point is
+    given the system partition's metadata. Every other image holds just its partition."""
+    if partition != "system" or tree.get(ROOT, "") is None:
+        return [(e.path, e) for e in tree.iter_entries(partition)]
+    top = [(e.path, e) for e in tree.iter_entries(ROOT) if e.path != "system"]
+    return top + [(f"system/{e.path}" if e.path else "system", e) for e in tree.iter_entries(partition)]
+
+
 def _stage_partition(tree: RomTree, partition: str, root: Path) -> list[list]:
-    """Copy the partition into `root` and return its metadata for the fakeroot job."""
+    """Copy the partition's image contents into `root` and return their metadata for the fakeroot job."""
     root.mkdir(parents=True)
     entries = []
     directories = {""}
-    for e in tree.iter_entries(partition):
-        target = root / e.path if e.path else root
-        if e.path and os.path.dirname(e.path) not in directories:
-            raise InputError(f"/{partition}/{e.path} lies below something that is not a directory (a symlink?)",
+    for rel, e in image_entries(tree, partition):
+        target = root / rel if rel else root
+        if rel and os.path.dirname(rel) not in directories:
+            raise InputError(f"{e.device_path} lies below something that is not a directory (a symlink?)",
                              file=tree.name)
         if e.kind == DIR:
             target.mkdir(exist_ok=True)
-            directories.add(e.path)
+            directories.add(rel)
         elif e.kind == SYMLINK:
             os.symlink(e.link_target or "", target)
         else:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with tree.open_file(partition, e.path) as src, os.fdopen(fd, "wb") as out:
+            with tree.open_file(e.partition, e.path) as src, os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
         os.utime(target, (IMAGE_EPOCH, IMAGE_EPOCH), follow_symlinks=False)
         xattrs = []
@@ -94,7 +106,7 @@ def _stage_partition(tree: RomTree, partition: str, root: Path) -> list[list]:
             xattrs.append(["security.selinux", (e.meta.selabel.encode() + b"\0").hex()])
         if e.meta.capabilities and e.kind == FILE:
             xattrs.append(["security.capability", capability_xattr(e.meta.capabilities).hex()])
-        entries.append([e.path, e.meta.uid, e.meta.gid, None if e.kind == SYMLINK else e.meta.mode, xattrs])
+        entries.append([rel, e.meta.uid, e.meta.gid, None if e.kind == SYMLINK else e.meta.mode, xattrs])
     for dirpath, dirnames, _ in os.walk(root):  # directory mtimes changed while files were added
         for d in dirnames:
             os.utime(os.path.join(dirpath, d), (IMAGE_EPOCH, IMAGE_EPOCH), follow_symlinks=False)
@@ -105,9 +117,9 @@ def _stage_partition(tree: RomTree, partition: str, root: Path) -> list[list]:
 def _ext4_blocks(tree: RomTree, partition: str) -> tuple[int, int]:
     """(blocks, inodes) for an ext4 image that holds the partition with a little room to spare."""
     data = inodes = 0
-    for e in tree.iter_entries(partition):
+    for _, e in image_entries(tree, partition):
         inodes += 1
-        data += 1 if e.kind == DIR else (-(-tree.size(partition, e.path) // BLOCK_SIZE) if e.kind == FILE else 0)
+        data += 1 if e.kind == DIR else (-(-tree.size(e.partition, e.path) // BLOCK_SIZE) if e.kind == FILE else 0)
     inodes = (inodes + 64 + 15) // 16 * 16
     blocks = int(data * 1.08) + inodes * 256 // BLOCK_SIZE + 1024
     return (blocks + 255) // 256 * 256, inodes
@@ -120,7 +132,7 @@ def _commands(fs: str, partition: str, root: Path, out: Path, tree: RomTree, wor
                  str(out), str(root)]], {}
     blocks, inodes = _ext4_blocks(tree, partition)
     script = workdir / "ctime.debugfs"
-    paths = ["/"] + [f"/{e.path}" for e in tree.iter_entries(partition) if e.path]
+    paths = ["/"] + [f"/{rel}" for rel, _ in image_entries(tree, partition) if rel]
     script.write_text("".join(f'sif "{p}" {field} @{IMAGE_EPOCH}\n' for p in paths for field in ("atime", "ctime")))
     mke2fs = [find_tool("mke2fs"), "-q", "-t", "ext4", "-b", str(BLOCK_SIZE), "-O", "^has_journal", "-m", "0",
               "-N", str(inodes), "-U", fixed, "-E", f"hash_seed={fixed}", "-L", partition, "-d", str(root),

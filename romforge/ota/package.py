@@ -29,6 +29,7 @@ PROPERTIES = "payload_properties.txt"
 METADATA = "META-INF/com/android/metadata"
 METADATA_PB = "META-INF/com/android/metadata.pb"
 OTACERT = "META-INF/com/android/otacert"
+CARE_MAP = "care_map.pb"  # STORED, named in the property files (AOSP's optional AbOtaPropertyFiles entry)
 PROPERTY_FILES_RESERVED = 512  # bytes reserved for each property-files string
 MAX_MEMBERS = 64
 PAYLOAD_MAGIC = b"CrAU"
@@ -115,11 +116,14 @@ def _zipinfo(name: str, stored: bool) -> zipfile.ZipInfo:
     return info
 
 
-def _write_unsigned(dest: Path, payload: Path, properties: str, metadata: OtaMetadata) -> None:
+def _write_unsigned(dest: Path, payload: Path, properties: str, metadata: OtaMetadata,
+                    care_map: bytes | None = None) -> None:
     with zipfile.ZipFile(dest, "w", allowZip64=True) as zf:
         with open(payload, "rb") as src, zf.open(_zipinfo(PAYLOAD, True), "w", force_zip64=True) as out:
             shutil.copyfileobj(src, out, 1 << 20)
         zf.writestr(_zipinfo(PROPERTIES, True), properties.encode())
+        if care_map is not None:
+            zf.writestr(_zipinfo(CARE_MAP, True), care_map)
         zf.writestr(_zipinfo(METADATA, True), metadata.text())
         zf.writestr(_zipinfo(METADATA_PB, True), metadata.proto())
 
@@ -139,8 +143,9 @@ def _property_files(zip_path: Path, payload_metadata_size: int, *, reserve: bool
     tokens = []
     offset, _ = spans[PAYLOAD]
     tokens.append(f"payload_metadata.bin:{offset}:{payload_metadata_size}")
-    for name in (PAYLOAD, PROPERTIES):
-        tokens.append(f"{name}:{spans[name][0]}:{spans[name][1]}")
+    for name in (PAYLOAD, PROPERTIES, CARE_MAP):
+        if name in spans:
+            tokens.append(f"{name}:{spans[name][0]}:{spans[name][1]}")
     for name, token in ((METADATA, "metadata"), (METADATA_PB, "metadata.pb")):
         tokens.append(f"{token}:{spans[name][0]}:{spans[name][1]}" if not reserve else f"{token}:{' ' * 15}")
     value = ",".join(tokens)
@@ -151,14 +156,14 @@ def _property_files(zip_path: Path, payload_metadata_size: int, *, reserve: bool
 
 
 def write_ota_package(dest: Path, payload: Path, properties: str, payload_metadata_size: int,
-                      metadata: OtaMetadata, key: OtaKey, *, workdir: Path) -> None:
-    """Assemble and sign the OTA zip at `dest`."""
+                      metadata: OtaMetadata, key: OtaKey, *, workdir: Path, care_map: bytes | None = None) -> None:
+    """Assemble and sign the OTA zip at `dest` (with care_map.pb when given)."""
     unsigned, prelim = workdir / "ota-unsigned.zip", workdir / "ota-prelim.zip"
     metadata.property_files = _property_files_placeholder()
-    _write_unsigned(unsigned, payload, properties, metadata)
+    _write_unsigned(unsigned, payload, properties, metadata, care_map)
     signapk(unsigned, prelim, key)
     metadata.property_files = _property_files(prelim, payload_metadata_size, reserve=False)
-    _write_unsigned(unsigned, payload, properties, metadata)
+    _write_unsigned(unsigned, payload, properties, metadata, care_map)
     signapk(unsigned, dest, key)
     final = _property_files(dest, payload_metadata_size, reserve=False)
     if final != metadata.property_files:
@@ -230,6 +235,8 @@ def open_ota_package(path: Path) -> OtaPackage:
                     raise InputError(f"not an A/B OTA package: {required} is missing", file=path)
             if names[PAYLOAD].compress_type != zipfile.ZIP_STORED:
                 raise InputError("payload.bin must be STORED (update_engine streams it in place)", file=path)
+            if CARE_MAP in names and names[CARE_MAP].compress_type != zipfile.ZIP_STORED:
+                raise InputError("care_map.pb must be STORED (the property files point at its bytes)", file=path)
             small = {}
             for name in (PROPERTIES, METADATA, METADATA_PB):
                 if name in names:

@@ -68,6 +68,8 @@ class PartitionPlan:
     old_sha256: bytes | None = None
     version: str | None = None
     filesystem: str | None = None
+    postinstall_path: str | None = None  # run_postinstall with this program (relative to the partition)
+    postinstall_optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,11 +205,14 @@ SIGNATURES_SIZE = len(_signatures(b"\0" * SIGNATURE_SIZE))
 
 
 def build_manifest(partitions: list[PartitionPlan], *, minor_version: int, max_timestamp: int | None,
-                   dynamic_groups: Iterable[DynamicGroup] = (), snapshot: bool = False) -> tuple[um.DeltaArchiveManifest, list[bytes]]:
+                   dynamic_groups: Iterable[DynamicGroup] = (), snapshot: bool = False,
+                   security_patch_level: str = "") -> tuple[um.DeltaArchiveManifest, list[bytes]]:
     """The manifest and the blobs in manifest order (data_offsets contiguous from 0)."""
     manifest = um.DeltaArchiveManifest()
     manifest.block_size = BLOCK_SIZE
     manifest.minor_version = minor_version
+    if security_patch_level:
+        manifest.security_patch_level = security_patch_level
     blobs: list[bytes] = []
     offset = 0
     for plan in partitions:
@@ -217,6 +222,11 @@ def build_manifest(partitions: list[PartitionPlan], *, minor_version: int, max_t
             part.version = plan.version
         if plan.filesystem:
             part.filesystem_type = plan.filesystem
+        if plan.postinstall_path:
+            part.run_postinstall = True
+            part.postinstall_path = plan.postinstall_path
+            if plan.postinstall_optional:
+                part.postinstall_optional = True
         if plan.old_size is not None:
             part.old_partition_info.size = plan.old_size
             part.old_partition_info.hash = plan.old_sha256 or b""
@@ -253,10 +263,11 @@ def build_manifest(partitions: list[PartitionPlan], *, minor_version: int, max_t
 
 def write_payload(out: Path, partitions: list[PartitionPlan], key: OtaKey, *, minor_version: int,
                   max_timestamp: int | None = None, dynamic_groups: Iterable[DynamicGroup] = (),
-                  snapshot: bool = False) -> PayloadInfo:
+                  snapshot: bool = False, security_patch_level: str = "") -> PayloadInfo:
     """Write a signed payload.bin."""
     manifest, blobs = build_manifest(partitions, minor_version=minor_version, max_timestamp=max_timestamp,
-                                     dynamic_groups=dynamic_groups, snapshot=snapshot)
+                                     dynamic_groups=dynamic_groups, snapshot=snapshot,
+                                     security_patch_level=security_patch_level)
     manifest_bytes = manifest.SerializeToString(deterministic=True)
     header = HEADER.pack(MAGIC, MAJOR_VERSION, len(manifest_bytes), SIGNATURES_SIZE)
     metadata = header + manifest_bytes

@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 from romforge.errors import ConfigError
-from romforge.ota.generate import OTA_FULL, OtaResult, build_state, dynamic_groups, write_ota
+from romforge.ota.bootchain import copy_passthrough_images, ota_partitions
+from romforge.ota.caremap import care_map
+from romforge.ota.generate import OTA_FULL, OtaResult, build_state, dynamic_groups, postinstall_plans, write_ota
 from romforge.ota.images import PartitionImage, build_images
 from romforge.ota.keys import OtaKey, load_signing_key
 from romforge.profile import DeviceProfile
@@ -45,10 +47,14 @@ def workspace_key(workspace: Path | None) -> OtaKey:
 
 def release_images(profile: DeviceProfile, tree: RomTree, out_dir: Path, workdir: Path,
                    progress: Progress, cores: Cores | None = None) -> dict[str, PartitionImage]:
-    """images/<partition>.img for every partition the profile builds, in the profile's filesystem."""
+    """images/<partition>.img for every partition the profile builds, in the profile's filesystem,
+    and (A/B devices) the rest of the boot chain META/ab_partitions.txt lists, as the base has it."""
     wanted = {p: fs for p, fs in profile.partitions.items() if p in tree.partitions()}
     progress.step("images", total=len(wanted))
-    return build_images(tree, wanted, out_dir, workdir=workdir, advance=progress.advance, cores=cores)
+    images = build_images(tree, wanted, out_dir, workdir=workdir, advance=progress.advance, cores=cores)
+    if profile.ab:
+        images.update(copy_passthrough_images(tree, [p for p in ota_partitions(tree) if p not in images], out_dir))
+    return images
 
 
 def release_full_ota(profile: DeviceProfile, tree: RomTree, images: dict[str, PartitionImage], out: Path,
@@ -59,10 +65,12 @@ def release_full_ota(profile: DeviceProfile, tree: RomTree, images: dict[str, Pa
         return None
     names = tuple(images)
     groups, snapshot = dynamic_groups(tree, names)
+    paths = {n: images[n].path for n in names}
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return write_ota(out, key, {n: images[n].path for n in names}, build_state(tree, names), groups=groups,
-                         snapshot=snapshot, workdir=workdir, progress=progress, cores=cores, cache=cache)
+        return write_ota(out, key, paths, build_state(tree, names), groups=groups, snapshot=snapshot,
+                         workdir=workdir, progress=progress, cores=cores, cache=cache,
+                         postinstall=postinstall_plans(tree, names), care_map=care_map(tree, paths))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

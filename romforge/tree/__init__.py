@@ -8,8 +8,9 @@ copy-on-write tree a build changes.
 
 from romforge.tree.meta import Entry, FileMeta, default_meta, format_fs_config, parse_fs_config
 from romforge.tree.paths import (AB_PARTITIONS, DIR, DYNAMIC_PARTITIONS_INFO, FILE, FILE_CONTEXTS, MISC_INFO,
-                                 PARTITION_OF_DIR, SYMLINK, TF_DIRS, ZIP_DATE, build_prop_path, clean_path,
-                                 fs_config_name, image_name)
+                                 PARTITION_OF_DIR, POSTINSTALL_CONFIG, ROOT, SYMLINK, TF_DIRS, UPDATE_ENGINE_CONFIG,
+                                 ZIP_DATE, build_prop_path, clean_path, device_path, fs_config_name, image_name,
+                                 radio_image_name)
 from romforge.tree.reading import check_member_name, zip_member_kind
 from romforge.tree.romtree import RomTree
 from romforge.tree.staging import MaterializeStats, materialize, stage
@@ -17,7 +18,7 @@ from romforge.tree.stores import sha256_file
 from romforge.tree.writing import write_target_files
 
 __all__ = ["AB_PARTITIONS", "DIR", "DYNAMIC_PARTITIONS_INFO", "Entry", "FILE", "FILE_CONTEXTS", "FileMeta",
-           "MISC_INFO", "MaterializeStats", "PARTITION_OF_DIR", "RomTree", "SYMLINK", "TF_DIRS", "ZIP_DATE",
-           "build_prop_path", "check_member_name", "clean_path", "default_meta", "format_fs_config", "fs_config_name",
-           "image_name", "materialize", "parse_fs_config", "sha256_file", "stage", "write_target_files",
-           "zip_member_kind"]
+           "MISC_INFO", "MaterializeStats", "PARTITION_OF_DIR", "POSTINSTALL_CONFIG", "ROOT", "RomTree", "SYMLINK",
+           "TF_DIRS", "UPDATE_ENGINE_CONFIG", "ZIP_DATE", "build_prop_path", "check_member_name", "clean_path",
+           "default_meta", "device_path", "format_fs_config", "fs_config_name", "image_name", "materialize",
+           "parse_fs_config", "radio_image_name", "sha256_file", "stage", "write_target_files", "zip_member_kind"]

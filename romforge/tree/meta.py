@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from romforge.errors import InputError
-from romforge.tree.paths import DIR, TF_DIRS
+from romforge.tree.paths import DIR, TF_DIRS, device_path, fs_config_path
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,11 @@ class Entry:
 
     @property
     def device_path(self) -> str:
-        return f"/{self.partition}/{self.path}" if self.path else f"/{self.partition}"
+        return device_path(self.partition, self.path)
 
     @property
     def fs_config_path(self) -> str:
-        return f"{self.partition}/{self.path}" if self.path else self.partition
+        return fs_config_path(self.partition, self.path)
 
     @property
     def tf_path(self) -> str:
@@ -61,8 +61,8 @@ def parse_fs_config(text: str, *, source: str) -> dict[str, tuple[FileMeta, int]
         if not line or line.startswith("#"):
             continue
         parts = line.split()
-        if raw.startswith(" "):  # AOSP's root_filesystem_config.txt names the image root with an empty path
-            parts.insert(0, "")
+        if raw[:1] in (" ", "\t"):  # the image root of root_filesystem_config.txt has an empty path
+            parts = ["", *parts]
         if len(parts) < 4:
             raise InputError("expected 'PATH UID GID MODE [selabel=…] [capabilities=…]'", file=source, line=number)
         path = parts[0].rstrip("/")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+
+ROOT = "root"  # ROOT/ of a system-as-root target-files: the top of the system image, SYSTEM/ under /system
 TF_DIRS = {
     "system": "SYSTEM",
     "vendor": "VENDOR",
@@ -15,6 +17,7 @@ TF_DIRS = {
     "vendor_dlkm": "VENDOR_DLKM",
     "odm_dlkm": "ODM_DLKM",
     "system_dlkm": "SYSTEM_DLKM",
+    ROOT: "ROOT",
 }
 PARTITION_OF_DIR = {v: k for k, v in TF_DIRS.items()}
 _BUILD_PROP = {"system": "build.prop", "vendor": "build.prop"}  # others keep it in etc/
@@ -27,6 +30,7 @@ ROOT_DIR = "ROOT"  # system-as-root: the image's "/" (SYSTEM/ is mounted below i
 ROOT_FS_CONFIG = "META/root_filesystem_config.txt"
 IMAGES_DIR = "IMAGES"
 RADIO_DIR = "RADIO"  # firmware images an OTA carries whole (modem, bootloader…)
+POSTINSTALL_CONFIG = "META/postinstall_config.txt"
 ZIP_DATE = (2009, 1, 1, 0, 0, 0)  # the fixed time AOSP's releasetools stamps on zip entries
 STORED_SUFFIXES = (".apk", ".zip", ".jar", ".png", ".jpg", ".webp", ".ogg", ".mp3", ".gz", ".xz",
                     ".br", ".lz4", ".zst", ".img")
@@ -35,6 +39,22 @@ ZIP64_LIMIT = (1 << 31) - 1
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 PARTITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # safe as a file name: <partition>.img
+
+
+def device_path(partition: str, path: str) -> str:
+    """Where the device sees an entry: ROOT/ is /, every other partition is mounted at /<partition>."""
+    if partition == ROOT:
+        return f"/{path}"
+    return f"/{partition}/{path}" if path else f"/{partition}"
+
+
+def fs_config_path(partition: str, path: str) -> str:
+    """The path an fs_config line names: relative to the image root, so "system/bin/sh" in
+    filesystem_config.txt, and "init" (the root itself is the empty path) in
+    root_filesystem_config.txt, as AOSP's build writes them."""
+    if partition == ROOT:
+        return path
+    return f"{partition}/{path}" if path else partition
 
 
 def fs_config_name(partition: str) -> str:

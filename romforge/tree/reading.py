@@ -12,7 +12,8 @@ from typing import Callable, Iterator
 
 from romforge.errors import InputError
 from romforge.tree.meta import Entry, FileMeta, default_meta, parse_fs_config
-from romforge.tree.paths import DIR, FILE, MAX_ENTRIES, PARTITION_OF_DIR, SYMLINK, TF_DIRS, clean_path, fs_config_name
+from romforge.tree.paths import (DIR, FILE, MAX_ENTRIES, PARTITION_OF_DIR, SYMLINK, TF_DIRS, clean_path,
+                                 fs_config_name, fs_config_path)
 from romforge.tree.romtree import RomTree
 from romforge.tree.stores import DirStore, ZipStore
 
@@ -35,7 +36,7 @@ def _load_fs_configs(read: Callable[[str], bytes | None], name: str) -> dict[str
 
 
 def _meta_for(tree: RomTree, configs: dict, partition: str, path: str, kind: str) -> FileMeta:
-    key = f"{partition}/{path}" if path else partition
+    key = fs_config_path(partition, path)
     found = configs.get(partition, {}).pop(key, None)
     if found is not None:
         meta = found[0]

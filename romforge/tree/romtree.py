@@ -14,7 +14,8 @@ from romforge.props import BuildProp
 from romforge.selinux import FileContexts
 from romforge.tree.meta import Entry, FileMeta, default_meta
 from romforge.tree.paths import (AB_PARTITIONS, DIR, DYNAMIC_PARTITIONS_INFO, FILE, FILE_CONTEXTS, MISC_INFO,
-                                 PARTITION_OF_DIR, SYMLINK, TF_DIRS, build_prop_path, clean_path)
+                                 PARTITION_OF_DIR, SYMLINK, TF_DIRS, build_prop_path, clean_path,
+                                 device_path)
 from romforge.tree.stores import Store, OverlayStore, sha256_stream
 
 
@@ -132,8 +133,7 @@ class RomTree:
 
     def label_for(self, partition: str, path: str, kind: str) -> str | None:
         fc = self.file_contexts
-        device_path = f"/{partition}/{path}" if path else f"/{partition}"
-        return fc.lookup(device_path, kind) if fc else None
+        return fc.lookup(device_path(partition, path), kind) if fc else None
 
     def content_digest(self) -> str:
         """SHA-256 over every path, kind, metadata and content: the identity of a tree."""
