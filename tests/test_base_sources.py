@@ -118,7 +118,7 @@ def test_a_system_as_root_image_splits_into_root_and_system_with_labels_and_capa
     assert misc["avb_vbmeta_algorithm"].startswith("SHA256_RSA") and misc["system_fs_type"] == "erofs"
     tree = RomTree.open(out)  # romforge reads what it wrote
     assert tree.get("system", "bin/sh").meta.capabilities == 1 << 7 | 1 << 33
-    assert tree.extras["ROOT/init"] == "file"
+    assert tree.get("root", "init").kind == "file" and tree.get("root", "init").meta.gid == 2000  # ROOT/ is the root partition
 
 
 def test_ext4_and_erofs_images_of_one_partition_import_alike(run, sample_rom: Path, tmp_path: Path) -> None:
