@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from romforge.errors import InputError
-from romforge.tree.paths import DIR, TF_DIRS
+from romforge.tree.paths import DIR, TF_DIRS, path_char_problem
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,15 @@ def parse_fs_config(text: str, *, source: str) -> dict[str, tuple[FileMeta, int]
 
 
 def format_fs_config(entries: Iterable[Entry]) -> str:
+    """fs_config lines; a path or label that would break a line or a field is refused, never written
+    (the edges refuse them first: this is the last guard before AOSP's whitespace-split format)."""
     lines = []
     for e in entries:
         m = e.meta
+        for what, value in (("path", e.fs_config_path), ("SELinux label", m.selabel or "")):
+            problem = path_char_problem(value)
+            if problem:
+                raise InputError(f"cannot write the fs_config line of {e.device_path!r}: its {what} {problem}")
         line = f"{e.fs_config_path} {m.uid} {m.gid} {m.mode:o}"
         if m.selabel:
             line += f" selabel={m.selabel}"

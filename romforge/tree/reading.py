@@ -12,7 +12,8 @@ from typing import Callable, Iterator
 
 from romforge.errors import InputError
 from romforge.tree.meta import Entry, FileMeta, default_meta, parse_fs_config
-from romforge.tree.paths import DIR, FILE, MAX_ENTRIES, PARTITION_OF_DIR, SYMLINK, TF_DIRS, clean_path, fs_config_name
+from romforge.tree.paths import (DIR, FILE, MAX_ENTRIES, PARTITION_OF_DIR, SYMLINK, TF_DIRS, clean_path, fs_config_name,
+                                 path_char_problem)
 from romforge.tree.romtree import RomTree
 from romforge.tree.stores import DirStore, ZipStore
 
@@ -43,6 +44,14 @@ def _meta_for(tree: RomTree, configs: dict, partition: str, path: str, kind: str
             meta = replace(meta, selabel=tree.label_for(partition, path, kind))
         return meta
     return replace(default_meta(partition, path, kind), selabel=tree.label_for(partition, path, kind))
+
+
+def _check_partition_path(path: str, tf_path: str, source: str | Path) -> None:
+    """A base ROM's in-partition path must fit the fs_config and file_contexts lines romforge
+    writes for it (and reads back from its own releases): no whitespace, no control character."""
+    problem = path_char_problem(path)
+    if problem:
+        raise InputError(f"entry {tf_path!r} {problem}", file=source)
 
 
 def _check_leftovers(configs: dict, name: str) -> None:
@@ -82,6 +91,7 @@ def open_dir(root: Path) -> RomTree:
         prefix = len(item.name) + 1
         for tf_path, kind in _walk(root, item.name):
             rel = tf_path[prefix:]
+            _check_partition_path(rel, tf_path, root)
             link = os.readlink(os.path.join(root, tf_path)) if kind == SYMLINK else None
             entries[(partition, rel)] = Entry(partition, rel, kind,
                                               _meta_for(tree, configs, partition, rel, kind), link)
@@ -181,6 +191,7 @@ def open_zip(path: Path) -> RomTree:
             continue
         if not rel and kind != DIR:
             raise InputError(f"{top} must be a directory", file=path)
+        _check_partition_path(rel, tf_path, path)
         link = readlink(tf_path) if kind == SYMLINK else None
         entries[(partition, rel)] = Entry(partition, rel, kind, _meta_for(tree, configs, partition, rel, kind), link)
     _check_leftovers(configs, path.name)

@@ -1,0 +1,97 @@
+"""The hostile suite's harness: every case is a real CLI invocation, many per subprocess.
+
+Each group of cases runs in one fresh Python process under a 4 GiB address-space limit
+(RLIMIT_AS) and a wall-clock limit; each case has its own alarm. `check` then asserts what
+issue #15 asks of every case: the expected exit code, no traceback, the message naming the
+file, nothing written beside the output (a canary directory holds the only files allowed
+there), and earlier releases unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import tree_snapshot
+
+MEMORY_LIMIT = 4 << 30
+CASE_TIME_LIMIT = 60  # seconds; a case takes one or two on a busy machine, a hang or a quadratic loop far more
+RUNNER = Path(__file__).with_name("runner.py")
+
+
+@dataclass
+class Case:
+    """One command against one hostile input: what must come out of it."""
+
+    name: str
+    args: list[str]
+    cwd: Path
+    exit: int = 1
+    names: str | None = None  # a text the message must hold (the file it names)
+    says: str | None = None  # and what it says is wrong
+    quiet_dirs: list[Path] = field(default_factory=list)  # must be byte-identical afterwards
+    absent: list[Path] = field(default_factory=list)  # must not exist afterwards
+    stdin: str | None = None
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def run_cases(cases: list[Case], tmp: Path) -> dict[str, dict]:
+    """Run `cases` in one subprocess under the limits; returns name → result."""
+    job = tmp / f"cases-{os.getpid()}-{id(cases)}.json"
+    job.write_text(json.dumps([{"name": c.name, "args": [str(a) for a in c.args], "cwd": str(c.cwd),
+                                "timeout": CASE_TIME_LIMIT, "stdin": c.stdin} for c in cases]))
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("ROMFORGE_DEBUG", None)
+    proc = subprocess.run([sys.executable, str(RUNNER), str(job)], capture_output=True, text=True,
+                          preexec_fn=_limits, env=env, timeout=CASE_TIME_LIMIT * len(cases) + 60)
+    job.unlink()
+    assert proc.returncode == 0, f"the runner died (memory limit?): {proc.stderr[-3000:]}"
+    return {r["name"]: r for r in json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def check(cases: list[Case], tmp: Path) -> None:
+    """Run the cases and assert every promise of issue #15 for each; all failures reported at once."""
+    before = {c.name: {str(d): tree_snapshot(d) for d in c.quiet_dirs} for c in cases}
+    results = run_cases(cases, tmp)
+    failures = []
+    for c in cases:
+        r = results[c.name]
+        message = r["stderr"] + r["stdout"]
+        problems = []
+        if r["escaped"]:
+            problems.append(f"escaped the CLI: {r['escaped'][-1500:]}")
+        if "Traceback" in message:
+            problems.append("printed a traceback")
+        if r["exit"] != c.exit:
+            problems.append(f"exit {r['exit']}, expected {c.exit}")
+        if c.names and c.names not in message:
+            problems.append(f"message does not name {c.names!r}")
+        if c.says and c.says not in message:
+            problems.append(f"message does not say {c.says!r}")
+        for d in c.quiet_dirs:
+            if tree_snapshot(d) != before[c.name][str(d)]:
+                problems.append(f"{d} changed")
+        for p in c.absent:
+            if os.path.lexists(p):
+                problems.append(f"{p} was written")
+        if problems:
+            failures.append(f"{c.name}: {'; '.join(problems)}\n    {message.strip()[-600:]}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> tuple[Path, Path]:
+    """(out, canary): an output directory and a directory beside it that must stay empty."""
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    return tmp_path / "out", canary
