@@ -23,6 +23,7 @@ from pathlib import Path
 from romforge.errors import InputError, ReleaseError
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file
+from romforge.ota.coverage import BlockWriters
 from romforge.ota.bspatch import bspatch_bytes, bspatch_stream, decompress_stream
 from romforge.ota.payload import (BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, SUPPORTED_DELTA_MINORS, Op, Payload,
                                   parse_payload, parse_signatures)
@@ -112,7 +113,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
             if info.size % BLOCK_SIZE or len(info.hash) != 32:
                 raise _fail(pkg, f"{name}: old_partition_info needs a block-aligned size and a SHA-256 hash")
             old_blocks = info.size // BLOCK_SIZE
-        writer = [-1] * new_blocks
+        dst: list[tuple[int, int, int]] = []
         for index, op in enumerate(part.operations):
             where = f"{name} operation {index} ({OP_NAMES.get(op.type, op.type)})"
             if op.type not in allowed or m.minor_version < MIN_MINOR.get(op.type, 0):
@@ -126,10 +127,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                 if not e.HasField("start_block") or e.num_blocks == 0 or e.start_block + e.num_blocks > new_blocks:
                     raise _fail(pkg, f"{where}: dst extent {e.start_block}+{e.num_blocks} is outside {name} "
                                      f"({new_blocks} blocks)")
-                for b in range(e.start_block, e.start_block + e.num_blocks):
-                    if writer[b] != -1:
-                        raise _fail(pkg, f"{where}: block {b} of {name} is written twice")
-                    writer[b] = index
+                dst.append((e.start_block, e.num_blocks, index))
             for e in op.src_extents:
                 if old_blocks is None or not e.HasField("start_block") or e.num_blocks == 0 \
                         or e.start_block + e.num_blocks > old_blocks:
@@ -160,9 +158,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                 if op.type == Op.SOURCE_COPY and _extent_blocks(op.src_extents) != _extent_blocks(op.dst_extents):
                     raise _fail(pkg, f"{where}: copies {_extent_blocks(op.src_extents)} blocks into "
                                      f"{_extent_blocks(op.dst_extents)}")
-        if -1 in writer:
-            raise _fail(pkg, f"{name}: block {writer.index(-1)} is never written")
-        _check_order(pkg, part, writer)
+        _check_coverage(pkg, part, BlockWriters(dst), new_blocks)
     if m.signatures_offset != offset:
         raise _fail(pkg, f"signatures_offset {m.signatures_offset} is not the end of the data ({offset})")
     end = payload.data_offset + m.signatures_offset + m.signatures_size
@@ -179,14 +175,25 @@ def _blob_sha256(payload: Payload, op) -> bytes:
     return h.digest()
 
 
-def _check_order(pkg: OtaPackage, part, writer: list[int]) -> None:
-    """No operation may read a block that an earlier operation already wrote."""
+def _check_coverage(pkg: OtaPackage, part, writers: BlockWriters, blocks: int) -> None:
+    """Every block written exactly once, and no operation reading a block an earlier one wrote
+    (per extent: a 64 GiB claim costs what its manifest lines cost)."""
+    name = part.partition_name
+    twice = writers.written_twice()
+    if twice is not None:
+        block, index = twice
+        op = part.operations[index]
+        raise _fail(pkg, f"{name} operation {index} ({OP_NAMES.get(op.type, op.type)}): block {block} of {name} "
+                         "is written twice")
+    unwritten = writers.first_unwritten(blocks)
+    if unwritten is not None:
+        raise _fail(pkg, f"{name}: block {unwritten} is never written")
     for index, op in enumerate(part.operations):
         for e in op.src_extents:
-            for b in range(e.start_block, min(e.start_block + e.num_blocks, len(writer))):
-                if writer[b] < index:
-                    raise _fail(pkg, f"{part.partition_name} operation {index} reads block {b}, which operation "
-                                     f"{writer[b]} wrote before it")
+            earlier = writers.written_before(e.start_block, e.start_block + e.num_blocks, index)
+            if earlier is not None:
+                raise _fail(pkg, f"{name} operation {index} reads block {earlier[0]}, which operation "
+                                 f"{earlier[1]} wrote before it")
 
 
 def _open_payload(pkg: OtaPackage):

@@ -95,3 +95,22 @@ def guarded(tmp_path: Path) -> tuple[Path, Path]:
     canary = tmp_path / "canary"
     canary.mkdir()
     return tmp_path / "out", canary
+
+
+def forged_ota(out: Path, key_base: Path, plans: list, *, minor: int = 0, workdir: Path) -> Path:
+    """A signed OTA zip around a payload made from `plans` (romforge's own writer): structurally
+    valid, claiming whatever the plans claim."""
+    from romforge.ota.keys import load_signing_key
+    from romforge.ota.package import BuildState, OtaMetadata, write_ota_package
+    from romforge.ota.payload import write_payload
+
+    key = load_signing_key(key_base)
+    workdir.mkdir(parents=True, exist_ok=True)
+    payload = workdir / "payload.bin"
+    info = write_payload(payload, plans, key, minor_version=minor, max_timestamp=1764201600)
+    state = BuildState("alioth", "romforge/alioth/alioth:14/UQ1A/1:user/release-keys", "1", 1764201600,
+                       partitions=tuple(p.name for p in plans))
+    write_ota_package(out, payload, info.properties(), info.metadata_size + info.metadata_signature_size,
+                      OtaMetadata(post=state), key, workdir=workdir)
+    payload.unlink()
+    return out
