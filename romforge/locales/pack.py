@@ -37,9 +37,9 @@ T9_DIR = "t9"
 MAX_PACK_FILES = 5000
 MAX_PACK_FILE_BYTES = 8 << 20
 MAX_PACK_BYTES = 64 << 20
-_TAG = re.compile(r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?$")
+_TAG = re.compile(r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?$", re.ASCII)
 _LEGACY = re.compile(r"^(?P<lang>[a-z]{2,3})(?:-r(?P<region>[A-Z]{2}))?$")
-_BPLUS = re.compile(r"^b\+(?P<lang>[a-z]{2,3})(?:\+(?P<script>[A-Z][a-z]{3}))?(?:\+(?P<region>[A-Z]{2}|\d{3}))?$")
+_BPLUS = re.compile(r"^b\+(?P<lang>[a-z]{2,3})(?:\+(?P<script>[A-Z][a-z]{3}))?(?:\+(?P<region>[A-Z]{2}|\d{3}))?$", re.ASCII)
 _PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
 _VERSION = r"[0-9A-Za-z][0-9A-Za-z._+\-]{0,39}"
 

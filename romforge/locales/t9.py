@@ -247,7 +247,7 @@ def read_contacts(path: Path, *, shown: str | None = None) -> list[Contact]:
         name, number = row.values["name"], row.values["number"]
         if not name and not number:
             continue
-        if number and not all(ch.isdigit() or ch in " +-()./" for ch in number):
+        if number and not all(ch in "0123456789 +-()./" for ch in number):
             raise InputError(f"number {number!r} holds characters a phone number cannot have", file=shown or path,
                              line=row.line)
         contacts.append(Contact(name, number))

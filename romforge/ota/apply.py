@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from romforge.numbers import ascii_uint
 from romforge.errors import InputError, ReleaseError
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file
@@ -209,10 +210,12 @@ def _open_payload(pkg: OtaPackage):
 def _check_properties(pkg: OtaPackage, payload: Payload) -> None:
     props = pkg.properties
     try:
-        size, metadata_size = int(props["FILE_SIZE"]), int(props["METADATA_SIZE"])
+        size, metadata_size = ascii_uint(props["FILE_SIZE"]), ascii_uint(props["METADATA_SIZE"])
         file_hash, metadata_hash = base64.b64decode(props["FILE_HASH"]), base64.b64decode(props["METADATA_HASH"])
     except (KeyError, ValueError) as exc:
         raise _fail(pkg, f"payload_properties.txt is incomplete ({exc})") from None
+    if size is None or metadata_size is None:
+        raise _fail(pkg, "payload_properties.txt: FILE_SIZE and METADATA_SIZE must be numbers (ASCII digits)")
     if size != payload.size or metadata_size != payload.metadata_size:
         raise _fail(pkg, "payload_properties.txt sizes do not match payload.bin (truncated or replaced payload)")
     if hashlib.sha256(payload.metadata()).digest() != metadata_hash:

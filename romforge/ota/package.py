@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from romforge.numbers import ascii_uint
 from romforge.errors import InputError, ToolFailedError
 from romforge.run.tools import Tools
 from romforge.ota.keys import OtaKey
@@ -288,10 +289,11 @@ def check_metadata(pkg: OtaPackage) -> list[str]:
         if not token:
             continue
         parts = token.split(":")
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-            problems.append(f"ota-property-files entry {token!r} is not NAME:OFFSET:SIZE")
+        numbers = [ascii_uint(p) for p in parts[1:]] if len(parts) == 3 else []
+        if len(numbers) != 2 or None in numbers:
+            problems.append(f"ota-property-files entry {token[:80]!r} is not NAME:OFFSET:SIZE")
             continue
-        name, offset, size = parts[0], int(parts[1]), int(parts[2])
+        name, offset, size = parts[0], numbers[0], numbers[1]
         if name == "payload_metadata.bin":
             if offset != pkg.payload_span[0]:
                 problems.append("ota-property-files: payload_metadata.bin does not start at payload.bin")

@@ -114,3 +114,31 @@ def forged_ota(out: Path, key_base: Path, plans: list, *, minor: int = 0, workdi
                       OtaMetadata(post=state), key, workdir=workdir)
     payload.unlink()
     return out
+
+
+def rewrite_zip(src: Path, dest: Path, replace: dict[str, bytes]) -> Path:
+    """`src` with some members' bytes replaced, every member keeping its name and method."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, replace.get(info.filename, zin.read(info)), compress_type=info.compress_type)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def small_ota(tmp_path_factory: pytest.TempPathFactory, ota_test_key: Path) -> Path:
+    """One small valid full OTA (two partitions of a few blocks), shared by the suite."""
+    import lzma
+
+    from romforge.ota.payload import Op, Operation, PartitionPlan
+
+    work = tmp_path_factory.mktemp("small-ota")
+    plans = []
+    for name, fill in (("system", b"s"), ("vendor", b"v")):
+        data = fill * 4096 * 4
+        import hashlib
+
+        plans.append(PartitionPlan(name, len(data), hashlib.sha256(data).digest(),
+                                   [Operation(Op.REPLACE_XZ, [(0, 4)], data=lzma.compress(data, format=lzma.FORMAT_XZ))]))
+    return forged_ota(work / "small-ota.zip", ota_test_key, plans, workdir=work / "w")
