@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from romforge.outputs import make_parent
 from romforge.errors import InputError
 from romforge.locales.keypad import Keypad
 from romforge.locales.pinyin import PinyinData, ReadName, default_data, read_name
@@ -340,7 +341,7 @@ def write_index(index: T9Index, out: Path) -> None:
     import os
     import tempfile
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out, what="T9 index")
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

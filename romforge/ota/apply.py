@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from romforge.outputs import make_directory
 from romforge.numbers import ascii_uint
 from romforge.errors import InputError, ReleaseError
 from romforge.ota.keys import verify_digest
@@ -404,7 +405,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
         existing = [t for t in targets if t.exists()]
         if existing:
             raise ReleaseError("already exists; apply never overwrites images", file=existing[0])
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_directory(out_dir)
         temps = [out_dir / f".{t.name}.partial" for t in targets]
         try:
             for part, temp in zip(parts, temps):

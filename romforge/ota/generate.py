@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from romforge.outputs import make_parent
 from romforge.numbers import ascii_uint
 from romforge.run.cache import RunCache
 from romforge.run.cores import Cores
@@ -168,7 +169,7 @@ def ota_from_target_files(new: Path | RomTree, out: Path, key: OtaKey, *, old: P
         raise InputError(f"old build is for {old_state.device!r}, new build for {new_state.device!r}",
                          file=old_tree.name if old_tree else None)
     groups, snapshot = dynamic_groups(new_tree, partitions)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out, what="OTA package")
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         (work / "new").mkdir()

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
 
+from romforge.outputs import make_parent
 from romforge.errors import ConfigError, InputError
 
 RSA_BITS = 2048
@@ -111,7 +112,7 @@ def generate_test_key(base: Path) -> tuple[Path, Path]:
             .not_valid_after(start + dt.timedelta(days=365 * 40))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(private, hashes.SHA256()))
-    pk8.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(pk8, what="key")
     pk8.write_bytes(private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption()))
     pk8.chmod(0o600)

@@ -55,6 +55,8 @@ def run_cases(cases: list[Case], tmp: Path) -> dict[str, dict]:
     proc = subprocess.run([sys.executable, str(RUNNER), str(job)], capture_output=True, text=True,
                           preexec_fn=_limits, env=env, timeout=CASE_TIME_LIMIT * len(cases) + 60)
     job.unlink()
+    if os.environ.get("HOSTILE_TIMES"):
+        sys.stderr.write(proc.stdout[-200000:])
     assert proc.returncode == 0, f"the runner died (memory limit?): {proc.stderr[-3000:]}"
     return {r["name"]: r for r in json.loads(proc.stdout.strip().splitlines()[-1])}
 
@@ -69,7 +71,7 @@ def check(cases: list[Case], tmp: Path) -> None:
         message = r["stderr"] + r["stdout"]
         problems = []
         if r["escaped"]:
-            problems.append(f"escaped the CLI: {r['escaped'][-1500:]}")
+            problems.append("escaped the CLI: " + " | ".join(r["escaped"].strip().splitlines()[-3:]))
         if "Traceback" in message:
             problems.append("printed a traceback")
         if r["exit"] != c.exit:

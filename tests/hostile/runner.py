@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 
 
@@ -34,6 +35,7 @@ def main() -> None:
         os.chdir(case["cwd"])
         signal.alarm(case["timeout"])
         escaped = None
+        start = time.monotonic()
         try:
             result = CliRunner().invoke(cli, case["args"], catch_exceptions=True,
                                         input=case.get("stdin"), env=case.get("env"))
@@ -44,7 +46,8 @@ def main() -> None:
             code, out, err, escaped = None, "", "", "timed out"
         finally:
             signal.alarm(0)
-        results.append({"name": case["name"], "exit": code, "stdout": out, "stderr": err, "escaped": escaped})
+        results.append({"name": case["name"], "exit": code, "stdout": out, "stderr": err, "escaped": escaped,
+                        "seconds": round(time.monotonic() - start, 2)})
     print(json.dumps(results))
 
 
