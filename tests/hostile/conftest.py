@@ -36,6 +36,7 @@ class Case:
     exit: int = 1
     names: str | None = None  # a text the message must hold (the file it names)
     says: str | None = None  # and what it says is wrong
+    not_says: str | None = None  # a text the message must not hold (a resolved link, a staging copy)
     quiet_dirs: list[Path] = field(default_factory=list)  # must be byte-identical afterwards
     absent: list[Path] = field(default_factory=list)  # must not exist afterwards
     stdin: str | None = None
@@ -80,6 +81,8 @@ def check(cases: list[Case], tmp: Path) -> None:
             problems.append(f"message does not name {c.names!r}")
         if c.says and c.says not in message:
             problems.append(f"message does not say {c.says!r}")
+        if c.not_says and c.not_says in message:
+            problems.append(f"message says {c.not_says!r}")
         for d in c.quiet_dirs:
             if tree_snapshot(d) != before[c.name][str(d)]:
                 problems.append(f"{d} changed")
