@@ -73,3 +73,24 @@ def test_a_small_ota_claiming_300_huge_partitions_is_answered_quickly(tmp_path: 
         Case("a block never written", ["ota", "info", unwritten], cwd=tmp_path, names="hole.zip",
              says=f"block {blocks - 1} is never written"),
     ], tmp_path)
+
+
+def test_a_corrupt_brotli_stream_in_ota_apply_is_refused(tmp_path: Path, ota_test_key: Path) -> None:
+    """A BROTLI_BSDIFF whose control stream is not brotli: one message naming the package."""
+    import hashlib
+    import struct
+
+    old = bytes(range(256)) * 32
+    head = b"BSDF2" + bytes([2, 2, 2]) + struct.pack("<qqq", 64, 64, 8192)  # brotli streams, sizes
+    patch = head + b"\xff" * 64 + b"\x0b\x00\x80" * 30 + b"\x00" * 8
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "system.img").write_bytes(old)
+    plans = [PartitionPlan("system", 8192, hashlib.sha256(old).digest(),
+                           [Operation(Op.BROTLI_BSDIFF, [(0, 2)], [(0, 2)], patch, hashlib.sha256(old).digest())],
+                           8192, hashlib.sha256(old).digest())]
+    ota = forged_ota(tmp_path / "bad-brotli.zip", ota_test_key, plans, minor=7, workdir=tmp_path / "w")
+    out = tmp_path / "out"
+    check([Case("corrupt brotli", ["ota", "apply", ota, "--source", source, "--out", out], cwd=tmp_path,
+                names="bad-brotli.zip", says="cannot be applied", quiet_dirs=[source],
+                absent=[out / "system.img"])], tmp_path)
