@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from romforge.numbers import ascii_uint
+from romforge.archive import check_members, open_zip, read_member
 from romforge.errors import InputError, ToolFailedError
 from romforge.run.tools import Tools
 from romforge.ota.keys import OtaKey
@@ -207,9 +208,10 @@ def open_ota_package(path: Path) -> OtaPackage:
     path = Path(path)
     if not path.is_file():
         raise InputError("OTA package not found", file=path)
+    zf, infos = open_zip(path, source=path, message="not a readable zip; the download may be truncated")
+    check_members(infos, source=path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
+        with zf:
             if len(infos) > MAX_MEMBERS:
                 raise InputError(f"holds {len(infos)} entries; an OTA package has a handful", file=path)
             names = {}
@@ -228,7 +230,7 @@ def open_ota_package(path: Path) -> OtaPackage:
                 if name in names:
                     if names[name].file_size > 1 << 20:
                         raise InputError(f"{name} is {names[name].file_size} bytes, over 1 MiB", file=path)
-                    small[name] = zf.read(name)
+                    small[name] = read_member(zf, names[name], source=path, max_bytes=1 << 20)
     except zipfile.BadZipFile as exc:
         raise InputError(f"not a readable zip ({exc}); the download may be truncated", file=path) from None
     except (zipfile.LargeZipFile, OSError, EOFError) as exc:

@@ -40,6 +40,7 @@ class Case:
     quiet_dirs: list[Path] = field(default_factory=list)  # must be byte-identical afterwards
     absent: list[Path] = field(default_factory=list)  # must not exist afterwards
     stdin: str | None = None
+    timeout: int = CASE_TIME_LIMIT
 
 
 def _limits() -> None:
@@ -50,11 +51,11 @@ def run_cases(cases: list[Case], tmp: Path) -> dict[str, dict]:
     """Run `cases` in one subprocess under the limits; returns name → result."""
     job = tmp / f"cases-{os.getpid()}-{id(cases)}.json"
     job.write_text(json.dumps([{"name": c.name, "args": [str(a) for a in c.args], "cwd": str(c.cwd),
-                                "timeout": CASE_TIME_LIMIT, "stdin": c.stdin} for c in cases]))
+                                "timeout": c.timeout, "stdin": c.stdin} for c in cases]))
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("ROMFORGE_DEBUG", None)
     proc = subprocess.run([sys.executable, str(RUNNER), str(job)], capture_output=True, text=True,
-                          preexec_fn=_limits, env=env, timeout=CASE_TIME_LIMIT * len(cases) + 60)
+                          preexec_fn=_limits, env=env, timeout=sum(c.timeout for c in cases) + 60)
     job.unlink()
     if os.environ.get("HOSTILE_TIMES"):
         sys.stderr.write(proc.stdout[-200000:])

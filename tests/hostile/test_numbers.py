@@ -53,3 +53,28 @@ def test_build_prop_and_misc_info_numbers_in_a_target_files(sample_rom: Path, tm
                           names=f"base-{label}", says=key if label == "group" else "ro.build.date.utc",
                           absent=[out / "ota.zip"]))
     check(cases, tmp_path)
+
+
+def test_t9_indexes_of_the_wrong_shape(tmp_path: Path) -> None:
+    import json
+
+    head = {"format": "romforge-t9-index", "version": 2}
+    shapes = {
+        "contacts-a-dict": {**head, "keypad": "", "contacts": {"a": 1}},
+        "contacts-a-number": {**head, "keypad": "", "contacts": 7},
+        "spans-unicode-digits": {**head, "keypad": "", "contacts": [
+            {"name": "张三", "number": "1", "options": [["zhang"], ["san"]], "spans": [["²", "³"], [1, 2]],
+             "given_start": 1}]},
+        "given-a-string": {**head, "keypad": "", "contacts": [
+            {"name": "张三", "number": "1", "options": [["zhang"], ["san"]], "spans": [[0, 1], [1, 2]],
+             "given_start": "1"}]},
+    }
+    cases = []
+    for label, doc in shapes.items():
+        (tmp_path / f"{label}.json").write_text(json.dumps(doc, ensure_ascii=False))
+        cases.append(Case(label, ["t9", "query", "23", "--index", f"{label}.json"], cwd=tmp_path,
+                          names=f"{label}.json"))
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    cases.append(Case("nested 100000 deep", ["t9", "query", "23", "--index", "deep.json"], cwd=tmp_path,
+                      names="deep.json"))
+    check(cases, tmp_path)
