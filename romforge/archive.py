@@ -56,11 +56,17 @@ def member_problem(info: zipfile.ZipInfo) -> str | None:
 
 
 def check_members(infos: list[zipfile.ZipInfo], *, source: str | Path) -> None:
-    """One InputError naming the archive and the first member that cannot be read."""
+    """One InputError naming the archive and the first member that cannot be read, or that
+    appears twice (`x` and `x/`: a file and a folder of one name cannot both be extracted)."""
+    seen: set[str] = set()
     for info in infos:
         problem = member_problem(info)
         if problem:
             raise InputError(f"entry {info.filename[:120]!r} {problem}", file=source)
+        name = info.filename.rstrip("/")
+        if name in seen:
+            raise InputError(f"entry {name[:120]!r} appears twice (a file and a folder of one name?)", file=source)
+        seen.add(name)
 
 
 def _damaged(source: str | Path, name: str, exc: BaseException) -> InputError:
