@@ -72,7 +72,10 @@ def load_signing_key(base: Path, *, origin: str | None = None) -> OtaKey:
 
 def load_public_key(path: Path) -> rsa.RSAPublicKey:
     """An X.509 certificate (PEM or DER) or a PEM public key."""
-    data = read_regular_file(Path(path), shown=shown_path(path), max_bytes=MAX_KEY_FILE, follow_symlinks=True)
+    try:
+        data = read_regular_file(Path(path), shown=shown_path(path), max_bytes=MAX_KEY_FILE, follow_symlinks=True)
+    except InputError as exc:
+        raise InputError(f"cannot read the key: {exc.message}", file=exc.file) from None
     loaders = (
         lambda d: x509.load_pem_x509_certificate(d).public_key(),
         lambda d: x509.load_der_x509_certificate(d).public_key(),
