@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from romforge.outputs import make_directory
+from romforge.safeio import open_regular_file
 from romforge.numbers import ascii_uint
 from romforge.errors import InputError, ReleaseError
 from romforge.ota.keys import verify_digest
@@ -394,7 +395,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
             for part in parts:
                 image = Path(source_dir) / f"{part.partition_name}.img"
                 if not image.is_file():
-                    raise _fail(pkg, f"source image {image} is missing")
+                    raise _fail(pkg, f"source image {image} is missing or not a regular file")
                 if image.stat().st_size != part.old_partition_info.size or \
                         bytes.fromhex(sha256_file(image)) != part.old_partition_info.hash:
                     raise _fail(pkg, f"wrong source: {image} is not the {part.partition_name} image this incremental "
@@ -420,7 +421,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
 
 
 def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source: Path | None) -> None:
-    src = open(source, "rb") if source is not None else None
+    src = open_regular_file(source, shown=str(source), follow_symlinks=True) if source is not None else None
     try:
         with open(temp, "wb") as out:
             out.truncate(part.new_partition_info.size)

@@ -9,6 +9,7 @@ loop took minutes and a 128 MB list per partition).
 from __future__ import annotations
 
 import lzma
+import os
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -91,6 +92,12 @@ def test_a_corrupt_brotli_stream_in_ota_apply_is_refused(tmp_path: Path, ota_tes
                            8192, hashlib.sha256(old).digest())]
     ota = forged_ota(tmp_path / "bad-brotli.zip", ota_test_key, plans, minor=7, workdir=tmp_path / "w")
     out = tmp_path / "out"
+    fifo = tmp_path / "fifo-source"
+    fifo.mkdir()
+    os.mkfifo(fifo / "system.img")
     check([Case("corrupt brotli", ["ota", "apply", ota, "--source", source, "--out", out], cwd=tmp_path,
                 names="bad-brotli.zip", says="cannot be applied", quiet_dirs=[source],
-                absent=[out / "system.img"])], tmp_path)
+                absent=[out / "system.img"]),
+           Case("a FIFO as the source image", ["ota", "apply", ota, "--source", fifo, "--out", out], cwd=tmp_path,
+                names="system.img", says="not a regular file", absent=[out / "system.img"], timeout=20)],
+          tmp_path)
