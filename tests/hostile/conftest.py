@@ -41,6 +41,7 @@ class Case:
     absent: list[Path] = field(default_factory=list)  # must not exist afterwards
     stdin: str | None = None
     timeout: int = CASE_TIME_LIMIT
+    env: dict[str, str] | None = None  # environment changes for this case only
 
 
 def _limits() -> None:
@@ -51,7 +52,7 @@ def run_cases(cases: list[Case], tmp: Path) -> dict[str, dict]:
     """Run `cases` in one subprocess under the limits; returns name → result."""
     job = tmp / f"cases-{os.getpid()}-{id(cases)}.json"
     job.write_text(json.dumps([{"name": c.name, "args": [str(a) for a in c.args], "cwd": str(c.cwd),
-                                "timeout": c.timeout, "stdin": c.stdin} for c in cases]))
+                                "timeout": c.timeout, "stdin": c.stdin, "env": c.env} for c in cases]))
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("ROMFORGE_DEBUG", None)
     proc = subprocess.run([sys.executable, str(RUNNER), str(job)], capture_output=True, text=True,

@@ -78,3 +78,10 @@ def test_t9_indexes_of_the_wrong_shape(tmp_path: Path) -> None:
     cases.append(Case("nested 100000 deep", ["t9", "query", "23", "--index", "deep.json"], cwd=tmp_path,
                       names="deep.json"))
     check(cases, tmp_path)
+
+
+def test_source_date_epoch_must_be_ascii_seconds_in_range(workspace: Path, tmp_path: Path) -> None:
+    cases = [Case(f"SOURCE_DATE_EPOCH={bad[:12]!r}", ["build", "alioth", "-V", f"2026.48.{n}", "--out", tmp_path / "r"],
+                  cwd=workspace, says="SOURCE_DATE_EPOCH", env={"SOURCE_DATE_EPOCH": bad}, absent=[tmp_path / "r"])
+             for n, bad in enumerate(["²³", "١٧٠٠٠٠٠٠٠٠", "9" * 5000, "-1", "99999999999", "1.5e9"], start=1)]
+    check(cases, tmp_path)
