@@ -10,29 +10,10 @@ limits (NAME_MAX 255 bytes per name, PATH_MAX 4096 bytes) bound the length.
 
 from __future__ import annotations
 
-import unicodedata
-
-from romforge.tree import clean_path
+from romforge.tree.paths import clean_path, path_char_problem
 
 NAME_MAX = 255
 PATH_MAX = 4095  # PATH_MAX counts the terminating NUL
-
-
-def _refused(ch: str) -> str | None:
-    if ch.isspace():
-        return "whitespace"
-    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
-        return "a control or invisible character"
-    return None
-
-
-def path_char_problem(path: str) -> str | None:
-    """Why `path` cannot appear in an fs_config or file_contexts line, or None."""
-    for ch in path:
-        kind = _refused(ch)
-        if kind:
-            return f"holds {kind} ({ch!r}), which fs_config and file_contexts lines cannot carry"
-    return None
 
 
 def android_path(path: str, *, what: str = "path") -> str:

@@ -7,6 +7,7 @@ here. Anything else escaping the CLI is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,13 @@ EXIT_INTERNAL = 70
 
 
 def shown_path(path: str | Path) -> str:
-    """A path as the user would type it: relative to the current directory when inside it."""
+    """A path as the user would type it: relative to the current directory when inside it.
+
+    Symlinks are not resolved: a message about `base.zip -> /srv/roms/x.zip` names base.zip,
+    the path the user gave (os.path.abspath only joins and normalizes)."""
     try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+        absolute = Path(os.path.abspath(path))
+        return str(absolute.relative_to(os.getcwd()))
     except (ValueError, OSError):
         return str(path)
 

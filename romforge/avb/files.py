@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from romforge.outputs import make_parent
+
 
 @contextmanager
 def temporary_sibling(path: Path) -> Iterator[Path]:
     """A temporary file beside `path`, renamed onto it when the block succeeds, removed otherwise."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(fd)
     try:

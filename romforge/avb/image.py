@@ -18,7 +18,8 @@ from romforge.avb.descriptors import (ChainPartitionDescriptor, Descriptor, Hash
 from romforge.avb.keys import ALGORITHM_BY_TYPE, Algorithm, decode_public_key, verify_signature
 from romforge.avb.structs import (FOOTER_MAGIC, FOOTER_SIZE, LIBAVB_MAJOR, LIBAVB_MINOR_KNOWN, MAX_VBMETA_SIZE,
                                   VBMETA_HEADER_SIZE, Footer, StructError, VBMetaHeader)
-from romforge.errors import InputError
+from romforge.errors import InputError, shown_path
+from romforge.safeio import open_regular_file
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,8 @@ def read_avb_image(path: Path, *, descriptors: bool = True) -> AvbImage:
     else a vbmeta image at offset 0. Without `descriptors` they are left unparsed (as libavb
     does until the signature has been checked); `with_descriptors` parses them later."""
     path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise InputError("image not found", file=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected an image", file=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    with open_regular_file(path, shown=shown_path(path), follow_symlinks=True) as f:  # no FIFO, no device
+        fd = os.dup(f.fileno())
     try:
         size = os.fstat(fd).st_size
         footer = None

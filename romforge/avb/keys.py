@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from romforge.avb.files import write_atomically
-from romforge.errors import ConfigError, InputError
+from romforge.errors import ConfigError, InputError, shown_path
+from romforge.safeio import read_regular_file
 
 SIGNING_BITS = (2048, 4096)
 RSA_EXPONENT = 65537
@@ -150,9 +151,8 @@ def load_avb_key(path: Path, *, origin: str | None = None, validate: bool = True
             "the bundled TEST key")
     if not path.is_file():
         raise ConfigError(f"AVB signing key not found{where}", file=path, hint=hint)
-    if path.stat().st_size > MAX_KEY_FILE:
-        raise ConfigError(f"AVB signing key file is over {MAX_KEY_FILE} bytes; not a PEM key", file=path)
-    data = path.read_bytes()
+    data = read_regular_file(path, shown=shown_path(path), max_bytes=MAX_KEY_FILE, error=ConfigError,
+                             follow_symlinks=True)
     try:
         private = serialization.load_pem_private_key(data, password=None,
                                                      unsafe_skip_rsa_key_validation=not validate)
@@ -181,14 +181,7 @@ def load_public_key_blob(path: Path) -> bytes:
     """The AVB public key a file holds: an .avbpubkey blob, a PEM/DER public key or certificate, or a
     PEM private key (its public half)."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_KEY_FILE:
-            raise InputError("key file is too large to be a key", file=path)
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("key file not found", file=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the key: {exc.strerror}", file=path) from None
+    data = read_regular_file(path, shown=shown_path(path), max_bytes=MAX_KEY_FILE, follow_symlinks=True)
     if len(data) >= 8 and struct.unpack_from(">I", data)[0] in (2048, 4096, 8192):
         try:
             decode_public_key(data)

@@ -9,15 +9,13 @@ from.
 from __future__ import annotations
 
 import io
-import lzma
 import stat
 import zipfile
-import zlib
-from typing import BinaryIO
 
 from romforge.bootscreen.bootanim import DESC, FONT_ENTRIES, MAX_PATH, BootAnimation, Inspection, Part, Report
 from romforge.bootscreen.desc import parse_desc, parse_trim
 from romforge.bootscreen.frames import check_frames, image_facts
+from romforge.archive import MEMBER_ERRORS, open_zip
 from romforge.errors import InputError
 
 MAX_ENTRIES = 20_000
@@ -25,10 +23,6 @@ MAX_ENTRY_BYTES = 64 << 20
 MAX_TOTAL_BYTES = 1 << 30
 MAX_DESC_BYTES = 1 << 20
 MAX_PLAYED_FRAMES = 50_000  # frames of all parts played once through: over 13 minutes at 60 fps
-# What zipfile raises for a member it cannot unpack: bad CRC or header, bad deflate/bzip2/lzma
-# data, an unknown compression method, encryption, a truncated archive.
-MEMBER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
-                 ValueError, zlib.error, lzma.LZMAError)
 # Files desktop systems drop into folders. A stored one in a part folder is taken as a frame.
 _JUNK = {".DS_Store", "Icon\r", "Thumbs.db", "desktop.ini"}
 
@@ -49,20 +43,6 @@ def _unsafe_name(name: str) -> str | None:
         return f"is longer than {MAX_PATH} bytes (the player skips it)"
     return None
 
-
-
-def open_zip(file: BinaryIO, *, source: str, message: str | None = None,
-             hint: str | None = None) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
-    """A zip archive and its entries, or one InputError naming the archive (and the entry
-    whose name is flagged UTF-8 but is not)."""
-    try:
-        zf = zipfile.ZipFile(file)
-        return zf, zf.infolist()
-    except UnicodeDecodeError as exc:
-        name = exc.object[:120] if isinstance(exc.object, bytes) else b""
-        raise InputError(f"entry {name!r} is flagged as a UTF-8 name but is not UTF-8", file=source) from None
-    except MEMBER_ERRORS as exc:
-        raise InputError(message or f"not a readable zip archive ({exc})", file=source, hint=hint) from None
 
 
 def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, report: Report,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from romforge.bootscreen.archive import MAX_TOTAL_BYTES, MEMBER_ERRORS, open_zip, read_bootanimation
+from romforge.archive import MEMBER_ERRORS, open_zip
+from romforge.bootscreen.archive import MAX_TOTAL_BYTES, read_bootanimation
 from romforge.bootscreen.bootanim import DESC, Inspection
 from romforge.errors import InputError, shown_path
 from romforge.safeio import open_regular_file, read_bounded

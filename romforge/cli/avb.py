@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from romforge.cli.common import echo_json, json_option, shown
+from romforge.numbers import ascii_uint
 
 
 @click.group()
@@ -47,7 +48,7 @@ def _avb_chains(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     chains = []
     for value in values:
         parts = value.split(":", 2)
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 3 or ascii_uint(parts[1], max_digits=10) is None:
             raise click.BadParameter(f"{value!r} is not PARTITION:ROLLBACK_INDEX_LOCATION:KEY_FILE")
         chains.append(ChainPartition(parts[0], int(parts[1]), load_public_key_blob(Path(parts[2]))))
     return chains

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Iterator
 from babel.core import get_global
 from pydantic import AfterValidator, ConfigDict, Field
 
+from romforge.archive import MemberStream, check_members, open_zip
 from romforge.errors import ConfigError, InputError, shown_path
 from romforge.locales.keypad import Keypad, load_keypad
 from romforge.locales.pinyin import NameTables, load_pack_names
@@ -37,9 +38,9 @@ T9_DIR = "t9"
 MAX_PACK_FILES = 5000
 MAX_PACK_FILE_BYTES = 8 << 20
 MAX_PACK_BYTES = 64 << 20
-_TAG = re.compile(r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?$")
+_TAG = re.compile(r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?$", re.ASCII)
 _LEGACY = re.compile(r"^(?P<lang>[a-z]{2,3})(?:-r(?P<region>[A-Z]{2}))?$")
-_BPLUS = re.compile(r"^b\+(?P<lang>[a-z]{2,3})(?:\+(?P<script>[A-Z][a-z]{3}))?(?:\+(?P<region>[A-Z]{2}|\d{3}))?$")
+_BPLUS = re.compile(r"^b\+(?P<lang>[a-z]{2,3})(?:\+(?P<script>[A-Z][a-z]{3}))?(?:\+(?P<region>[A-Z]{2}|\d{3}))?$", re.ASCII)
 _PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
 _VERSION = r"[0-9A-Za-z][0-9A-Za-z._+\-]{0,39}"
 
@@ -298,12 +299,9 @@ def load_pack(root: Path, *, shown: str | None = None) -> LocalePack:
 
 
 def _extract(archive: Path, shown: str, dest: Path) -> None:
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"not a readable zip: {exc}", file=shown) from None
+    zf, infos = open_zip(Path(archive), source=shown)
+    check_members(infos, source=shown)
     with zf:
-        infos = zf.infolist()
         if len(infos) > MAX_PACK_FILES:
             raise InputError(f"holds {len(infos)} entries, over the limit of {MAX_PACK_FILES}", file=shown)
         total = 0
@@ -326,15 +324,16 @@ def _extract(archive: Path, shown: str, dest: Path) -> None:
             written = 0
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "xb") as out:
+                with MemberStream(zf, info, source=shown) as src, open(target, "xb") as out:
                     while chunk := src.read(1 << 16):
                         written += len(chunk)
                         total += len(chunk)
                         if written > MAX_PACK_FILE_BYTES or total > MAX_PACK_BYTES:
                             raise InputError(f"entry {name!r} unpacks to more than its limit", file=shown)
                         out.write(chunk)
-            except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
-                raise InputError(f"cannot unpack entry {name!r}: {exc}", file=shown) from None
+            except OSError as exc:  # the message names the entry, never the temporary folder it went to
+                raise InputError(f"cannot unpack entry {name!r}: {exc.strerror or exc.__class__.__name__} (a file "
+                                 "and a folder of the same name?)", file=shown) from None
 
 
 @contextlib.contextmanager

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from romforge.outputs import make_parent
+from romforge.safeio import read_regular_file
 from romforge.errors import InputError
 from romforge.locales.keypad import Keypad
 from romforge.locales.pinyin import PinyinData, ReadName, default_data, read_name
@@ -36,6 +38,7 @@ __all__ = ["Contact", "Entry", "KINDS", "MAX_RESULTS", "Match", "T9Index", "T9Se
            "index_to_json", "load_data", "load_index", "number_digits", "read_contacts", "write_index"]
 
 MAX_RESULTS = 20
+MAX_T9_DATA_BYTES = 64 << 20  # a shipped .t9 file is a few hundred KB
 KINDS = ("full", "prefix", "initials", "mixed", "given-name", "word", "middle", "number")
 INDEX_FORMAT = "romforge-t9-index"
 INDEX_VERSION = 2
@@ -247,7 +250,7 @@ def read_contacts(path: Path, *, shown: str | None = None) -> list[Contact]:
         name, number = row.values["name"], row.values["number"]
         if not name and not number:
             continue
-        if number and not all(ch.isdigit() or ch in " +-()./" for ch in number):
+        if number and not all(ch in "0123456789 +-()./" for ch in number):
             raise InputError(f"number {number!r} holds characters a phone number cannot have", file=shown or path,
                              line=row.line)
         contacts.append(Contact(name, number))
@@ -293,8 +296,10 @@ def index_from_json(text: str, *, shown: str) -> T9Index:
                              file=shown)
         keypad = Keypad.from_text(doc["keypad"])
         reads = [_read_from_json(c) for c in doc["contacts"]]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise InputError(f"not a readable T9 index: {exc}", file=shown) from None
+    except RecursionError:  # json nests arrays by recursion: 5000 [ are not an index
+        raise InputError("not a readable T9 index: nested too deeply", file=shown) from None
     return T9Index.from_reads(reads, keypad)
 
 
@@ -307,10 +312,7 @@ def load_data(*, pack: Path | None = None, data_file: Path | None = None) -> Pin
 
     if data_file is not None:
         shown = shown_path(data_file)
-        try:
-            blob = data_file.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", file=shown) from None
+        blob = read_regular_file(data_file, shown=shown, max_bytes=MAX_T9_DATA_BYTES, follow_symlinks=True)
         return t9file.from_bytes(blob, shown=shown)
     if pack is not None:
         with open_pack(pack) as opened:
@@ -340,7 +342,7 @@ def write_index(index: T9Index, out: Path) -> None:
     import os
     import tempfile
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out, what="T9 index")
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 
 from romforge.errors import ReleaseError
+from romforge.outputs import make_directory
+from romforge.safeio import open_regular_file
 from romforge.ota.bspatch import bspatch_bytes, bspatch_stream, decompress_stream
 from romforge.ota.package import OtaPackage, open_ota_package
 from romforge.ota.payload import BLOCK_SIZE, OP_NAMES, Op, Payload, parallel_map, parse_payload
@@ -142,7 +144,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
             for part in parts:
                 image = Path(source_dir) / f"{part.partition_name}.img"
                 if not image.is_file():
-                    raise _fail(pkg, f"source image {image} is missing")
+                    raise _fail(pkg, f"source image {image} is missing or not a regular file")
                 if image.stat().st_size != part.old_partition_info.size or \
                         bytes.fromhex(sha256_file(image)) != part.old_partition_info.hash:
                     raise _fail(pkg, f"wrong source: {image} is not the {part.partition_name} image this incremental "
@@ -153,7 +155,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
         existing = [t for t in targets if t.exists()]
         if existing:
             raise ReleaseError("already exists; apply never overwrites images", file=existing[0])
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_directory(out_dir)
         temps = [out_dir / f".{t.name}.partial" for t in targets]
         try:
             for part, temp in zip(parts, temps):
@@ -183,7 +185,7 @@ def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source
         progress.advance(len(ranges))
     else:
         progress.step(f"apply {part.partition_name}", total=len(operations))
-        with open(source, "rb") as src, open(temp, "r+b") as out:
+        with open_regular_file(source, shown=str(source), follow_symlinks=True) as src, open(temp, "r+b") as out:
             for index, op in enumerate(operations):
                 problem = _apply_one(part.partition_name, index, op, payload, src, out)
                 if problem:

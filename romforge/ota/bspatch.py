@@ -52,8 +52,13 @@ class StreamDecoder:
             return self.d.decompress(data, max_length=want)
         if self.d.is_finished():
             return b""
+        import brotli
+
         data = self._compressed() if self.d.can_accept_more_data() else b""
-        out = self.d.process(data, output_buffer_limit=want)
+        try:
+            out = self.d.process(data, output_buffer_limit=want)
+        except brotli.error:  # not a ValueError: the apply's error handling would not see it
+            raise ValueError("patch stream is not valid brotli data") from None
         if not out and not data and self.pos >= self.end:
             return b""
         return out

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from romforge.outputs import make_parent
+from romforge.numbers import ascii_uint
 from romforge.run.cache import RunCache
 from romforge.run.cores import Cores
 from romforge.errors import InputError
@@ -27,7 +29,7 @@ from romforge.ota.caremap import care_map
 from romforge.ota.payload import (DELTA_MINOR_VERSION, FULL_MINOR_VERSION, SUPPORTED_DELTA_MINORS, DynamicGroup,
                                   PartitionPlan, PayloadInfo, full_operations, write_payload)
 from romforge.run.progress import NullProgress, Progress
-from romforge.tree import FILE, RomTree, image_name, sha256_file
+from romforge.tree import DYNAMIC_PARTITIONS_INFO, FILE, RomTree, image_name, sha256_file
 
 OTA_FULL = "ota-full.zip"
 
@@ -58,12 +60,13 @@ def build_state(tree: RomTree, partitions: tuple[str, ...] = ()) -> BuildState:
     device = get("ro.product.system.device", "ro.product.device", "ro.build.product")
     fingerprint = get("ro.build.fingerprint", "ro.system.build.fingerprint")
     stamp = get("ro.build.date.utc", "ro.system.build.date.utc")
-    if not device or not fingerprint or not stamp.isdigit():
+    timestamp = ascii_uint(stamp)
+    if not device or not fingerprint or timestamp is None:
         raise InputError("system build.prop lacks the device, fingerprint or ro.build.date.utc an OTA needs",
                          file=tree.name)
     return BuildState(device=device, fingerprint=fingerprint,
                       incremental=get("ro.build.version.incremental", "ro.system.build.version.incremental"),
-                      timestamp=int(stamp), sdk_level=get("ro.build.version.sdk", "ro.system.build.version.sdk"),
+                      timestamp=timestamp, sdk_level=get("ro.build.version.sdk", "ro.system.build.version.sdk"),
                       security_patch=get("ro.build.version.security_patch"), partitions=partitions)
 
 
@@ -73,9 +76,12 @@ def dynamic_groups(tree: RomTree, partitions: tuple[str, ...]) -> tuple[list[Dyn
     groups = []
     for name in info.get("super_partition_groups", "").split():
         members = tuple(p for p in info.get(f"super_{name}_partition_list", "").split() if p in partitions)
-        size = info.get(f"super_{name}_group_size", "0")
+        size = ascii_uint(info.get(f"super_{name}_group_size", "0"))
+        if size is None:
+            raise InputError(f"super_{name}_group_size is not a number of bytes (ASCII digits)",
+                             file=f"{tree.name}/{DYNAMIC_PARTITIONS_INFO}")
         if members:
-            groups.append(DynamicGroup(name, int(size) if size.isdigit() else 0, members))
+            groups.append(DynamicGroup(name, size, members))
     return groups, info.get("virtual_ab") == "true"
 
 
@@ -169,7 +175,7 @@ def ota_from_target_files(new: Path | RomTree, out: Path, key: OtaKey, *, old: P
         raise InputError(f"old build is for {old_state.device!r}, new build for {new_state.device!r}",
                          file=old_tree.name if old_tree else None)
     groups, snapshot = dynamic_groups(new_tree, partitions)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out, what="OTA package")
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         (work / "new").mkdir()

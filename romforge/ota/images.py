@@ -30,6 +30,7 @@ from typing import Callable, Mapping
 
 from romforge.run.cores import Cores, standalone
 from romforge.errors import InputError, ToolFailedError
+from romforge.ota.debugfs import file_blocks, stamp_times
 from romforge.run.tools import Tools
 from romforge.tree import DIR, FILE, ROOT, SYMLINK, Entry, RomTree, sha256_file
 
@@ -39,6 +40,7 @@ _UUID_NAMESPACE = uuid.UUID("6f1d7c8e-2a4b-5c3d-9e8f-0a1b2c3d4e5f")
 FILESYSTEMS = ("erofs", "ext4")
 VFS_CAP_REVISION_2 = 0x02000000
 VFS_CAP_FLAGS_EFFECTIVE = 0x000001
+EXT4_ENV = {"E2FSPROGS_FAKE_TIME": str(IMAGE_EPOCH)}  # mke2fs and debugfs stamp this, not the clock
 
 
 @dataclass(frozen=True)
@@ -125,20 +127,16 @@ def _ext4_blocks(tree: RomTree, partition: str) -> tuple[int, int]:
     return (blocks + 255) // 256 * 256, inodes
 
 
-def _commands(fs: str, partition: str, root: Path, out: Path, tree: RomTree, workdir: Path) -> tuple[list, dict]:
+def _commands(fs: str, partition: str, root: Path, out: Path, tree: RomTree) -> tuple[list, dict]:
     fixed = image_uuid(partition)
     if fs == "erofs":
         return [[find_tool("mkfs.erofs"), "--quiet", "-E", "noinline_data", "-T", str(IMAGE_EPOCH), "-U", fixed,
                  str(out), str(root)]], {}
     blocks, inodes = _ext4_blocks(tree, partition)
-    script = workdir / "ctime.debugfs"
-    paths = ["/"] + [f"/{rel}" for rel, _ in image_entries(tree, partition) if rel]
-    script.write_text("".join(f'sif "{p}" {field} @{IMAGE_EPOCH}\n' for p in paths for field in ("atime", "ctime")))
     mke2fs = [find_tool("mke2fs"), "-q", "-t", "ext4", "-b", str(BLOCK_SIZE), "-O", "^has_journal", "-m", "0",
               "-N", str(inodes), "-U", fixed, "-E", f"hash_seed={fixed}", "-L", partition, "-d", str(root),
               str(out), str(blocks)]
-    debugfs = [find_tool("debugfs"), "-w", "-f", str(script), str(out)]
-    return [mke2fs, debugfs], {"E2FSPROGS_FAKE_TIME": str(IMAGE_EPOCH)}
+    return [mke2fs], EXT4_ENV
 
 
 def build_image(tree: RomTree, partition: str, fs: str, out: Path, *, workdir: Path) -> PartitionImage:
@@ -152,7 +150,7 @@ def build_image(tree: RomTree, partition: str, fs: str, out: Path, *, workdir: P
     try:
         root = work / "root"
         entries = _stage_partition(tree, partition, root)
-        commands, env = _commands(fs, partition, root, out, tree, work)
+        commands, env = _commands(fs, partition, root, out, tree)
         job = work / "job.json"
         job.write_text(json.dumps({"root": str(root), "entries": entries, "commands": commands, "env": env}))
         proc = subprocess.run([fakeroot, "--", sys.executable, "-m", "romforge.ota._fakeroot", str(job)],
@@ -161,6 +159,12 @@ def build_image(tree: RomTree, partition: str, fs: str, out: Path, *, workdir: P
             out.unlink(missing_ok=True)
             detail = "; ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
             raise ToolFailedError(f"building the {fs} image of {partition} failed: {detail}")
+        if fs == "ext4":  # mke2fs -d took atime and ctime from the staging copy; debugfs, by inode number
+            try:
+                stamp_times(find_tool("debugfs"), out, IMAGE_EPOCH, env=EXT4_ENV)
+            except BaseException:
+                out.unlink(missing_ok=True)
+                raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return PartitionImage(partition, fs, out, out.stat().st_size, sha256_file(out))
@@ -214,57 +218,5 @@ def file_map(image: Path, *, directories: bool = False) -> dict[str, list[tuple[
 
 
 def _ext4_file_map(image: Path) -> dict[str, list[tuple[int, int]]]:
-    """Asks debugfs: `ls -p` walks the tree, `blocks` lists each file's blocks."""
-    debugfs = find_tool("debugfs")
-    files: list[str] = []
-    pending = ["/"]
-    seen_dirs: set[str] = set()
-    while pending:
-        directory = pending.pop()
-        if directory.count("/") > 64:
-            raise InputError(f"directories nested deeper than 64 at {directory[:80]}", file=image)
-        out = _debugfs(debugfs, image, [f'ls -p "{directory}"'])
-        for line in out.splitlines():
-            parts = line.strip().split("/")  # /inode/mode/uid/gid/name/size/
-            if len(parts) < 7 or parts[5] in (".", "..") or (directory == "/" and parts[5] == "lost+found"):
-                continue
-            mode, name = int(parts[2], 8), parts[5]
-            path = f"{directory.rstrip('/')}/{name}"
-            if (mode & 0o170000) == 0o040000:
-                if parts[1] in seen_dirs:
-                    raise InputError(f"directory {path} is linked twice (a loop)", file=image)
-                seen_dirs.add(parts[1])
-                pending.append(path)
-            elif (mode & 0o170000) == 0o100000:
-                files.append(path)
-    result: dict[str, list[tuple[int, int]]] = {}
-    if not files:
-        return result
-    out = _debugfs(debugfs, image, [f'blocks "{p}"' for p in files])
-    chunks = out.split("debugfs: ")
-    for chunk in chunks[1:]:
-        head, _, body = chunk.partition("\n")
-        path = head.removeprefix("blocks ").strip().strip('"')
-        numbers = [int(x) for x in body.split()]
-        extents: list[tuple[int, int]] = []
-        for n in numbers:
-            if extents and extents[-1][0] + extents[-1][1] == n:
-                extents[-1] = (extents[-1][0], extents[-1][1] + 1)
-            else:
-                extents.append((n, 1))
-        if extents:
-            result[path.lstrip("/")] = extents
-    return result
-
-
-def _debugfs(debugfs: str, image: Path, requests: list[str]) -> str:
-    with tempfile.NamedTemporaryFile("w", suffix=".debugfs", delete=False) as f:
-        f.write("".join(r + "\n" for r in requests))
-        script = f.name
-    try:
-        proc = subprocess.run([debugfs, "-f", script, str(image)], capture_output=True, text=True)
-    finally:
-        os.unlink(script)
-    if proc.returncode != 0:
-        raise ToolFailedError(f"debugfs could not read {image}: {proc.stderr.strip()[:200]}")
-    return proc.stdout
+    """debugfs walks the tree and lists each file's blocks, every request by inode number."""
+    return file_blocks(find_tool("debugfs"), image)

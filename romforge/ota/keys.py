@@ -17,9 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
 
-from romforge.errors import ConfigError, InputError
+from romforge.outputs import make_parent
+from romforge.errors import ConfigError, InputError, shown_path
+from romforge.safeio import read_regular_file
 
 RSA_BITS = 2048
+MAX_KEY_FILE = 1 << 20  # a PEM certificate chain is a few KB
 SIGNATURE_SIZE = RSA_BITS // 8
 TEST_KEY_CN = "romforge TEST OTA key - never ship"
 
@@ -55,7 +58,9 @@ def load_signing_key(base: Path, *, origin: str | None = None) -> OtaKey:
     if not cert.is_file():
         raise ConfigError("the certificate for the OTA signing key is missing", file=cert, hint=hint)
     try:
-        private = serialization.load_der_private_key(pk8.read_bytes(), password=None)
+        private = serialization.load_der_private_key(
+            read_regular_file(pk8, shown=shown_path(pk8), max_bytes=MAX_KEY_FILE, error=ConfigError, follow_symlinks=True),
+            password=None)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"not an unencrypted PKCS#8 DER private key ({exc})", file=pk8) from None
     if not isinstance(private, rsa.RSAPrivateKey) or private.key_size != RSA_BITS:
@@ -68,9 +73,9 @@ def load_signing_key(base: Path, *, origin: str | None = None) -> OtaKey:
 def load_public_key(path: Path) -> rsa.RSAPublicKey:
     """An X.509 certificate (PEM or DER) or a PEM public key."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the key: {exc.strerror}", file=path) from None
+        data = read_regular_file(Path(path), shown=shown_path(path), max_bytes=MAX_KEY_FILE, follow_symlinks=True)
+    except InputError as exc:
+        raise InputError(f"cannot read the key: {exc.message}", file=exc.file) from None
     loaders = (
         lambda d: x509.load_pem_x509_certificate(d).public_key(),
         lambda d: x509.load_der_x509_certificate(d).public_key(),
@@ -111,7 +116,7 @@ def generate_test_key(base: Path) -> tuple[Path, Path]:
             .not_valid_after(start + dt.timedelta(days=365 * 40))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(private, hashes.SHA256()))
-    pk8.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(pk8, what="key")
     pk8.write_bytes(private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption()))
     pk8.chmod(0o600)

@@ -18,8 +18,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from romforge.numbers import ascii_uint
+from romforge.archive import check_members, open_zip, read_member
 from romforge.errors import InputError, ToolFailedError
 from romforge.run.tools import Tools
+from romforge.safeio import open_regular_file
 from romforge.ota.keys import OtaKey
 from romforge.ota.proto import ota_metadata_pb2 as om
 from romforge.tree import ZIP_DATE, check_member_name
@@ -216,12 +219,13 @@ def open_ota_package(path: Path) -> OtaPackage:
     path = Path(path)
     if not path.is_file():
         raise InputError("OTA package not found", file=path)
-    with open(path, "rb") as f:
+    with open_regular_file(path, shown=str(path), follow_symlinks=True) as f:
         if f.read(4) == PAYLOAD_MAGIC:
             return OtaPackage(path, {}, {PAYLOAD: (0, path.stat().st_size)}, {}, om.OtaMetadata(), {}, is_zip=False)
+    zf, infos = open_zip(path, source=path, message="not a readable zip; the download may be truncated")
+    check_members(infos, source=path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
+        with zf:
             if len(infos) > MAX_MEMBERS:
                 raise InputError(f"holds {len(infos)} entries; an OTA package has a handful", file=path)
             names = {}
@@ -242,7 +246,7 @@ def open_ota_package(path: Path) -> OtaPackage:
                 if name in names:
                     if names[name].file_size > 1 << 20:
                         raise InputError(f"{name} is {names[name].file_size} bytes, over 1 MiB", file=path)
-                    small[name] = zf.read(name)
+                    small[name] = read_member(zf, names[name], source=path, max_bytes=1 << 20)
     except zipfile.BadZipFile as exc:
         raise InputError(f"not a readable zip ({exc}); the download may be truncated", file=path) from None
     except (zipfile.LargeZipFile, OSError, EOFError) as exc:
@@ -303,10 +307,11 @@ def check_metadata(pkg: OtaPackage) -> list[str]:
         if not token:
             continue
         parts = token.split(":")
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-            problems.append(f"ota-property-files entry {token!r} is not NAME:OFFSET:SIZE")
+        numbers = [ascii_uint(p) for p in parts[1:]] if len(parts) == 3 else []
+        if len(numbers) != 2 or None in numbers:
+            problems.append(f"ota-property-files entry {token[:80]!r} is not NAME:OFFSET:SIZE")
             continue
-        name, offset, size = parts[0], int(parts[1]), int(parts[2])
+        name, offset, size = parts[0], numbers[0], numbers[1]
         if name == "payload_metadata.bin":
             if offset != pkg.payload_span[0]:
                 problems.append("ota-property-files: payload_metadata.bin does not start at payload.bin")

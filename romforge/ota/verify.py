@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from romforge.errors import InputError
+from romforge.numbers import ascii_uint
+from romforge.ota.coverage import BlockWriters
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file, whole_file_signer
 from romforge.ota.payload import BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, Op, Payload, parse_payload, parse_signatures
@@ -124,7 +126,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
             if info.size % BLOCK_SIZE or len(info.hash) != 32:
                 raise _fail(pkg, f"{name}: old_partition_info needs a block-aligned size and a SHA-256 hash")
             old_blocks = info.size // BLOCK_SIZE
-        writer = [-1] * new_blocks
+        dst: list[tuple[int, int, int]] = []
         for index, op in enumerate(part.operations):
             where = f"{name} operation {index} ({OP_NAMES.get(op.type, op.type)})"
             if op.type not in allowed or m.minor_version < MIN_MINOR.get(op.type, 0):
@@ -138,10 +140,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                 if not e.HasField("start_block") or e.num_blocks == 0 or e.start_block + e.num_blocks > new_blocks:
                     raise _fail(pkg, f"{where}: dst extent {e.start_block}+{e.num_blocks} is outside {name} "
                                      f"({new_blocks} blocks)")
-                for b in range(e.start_block, e.start_block + e.num_blocks):
-                    if writer[b] != -1:
-                        raise _fail(pkg, f"{where}: block {b} of {name} is written twice")
-                    writer[b] = index
+                dst.append((e.start_block, e.num_blocks, index))
             for e in op.src_extents:
                 if old_blocks is None or not e.HasField("start_block") or e.num_blocks == 0 \
                         or e.start_block + e.num_blocks > old_blocks:
@@ -172,9 +171,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                 if op.type == Op.SOURCE_COPY and _extent_blocks(op.src_extents) != _extent_blocks(op.dst_extents):
                     raise _fail(pkg, f"{where}: copies {_extent_blocks(op.src_extents)} blocks into "
                                      f"{_extent_blocks(op.dst_extents)}")
-        if -1 in writer:
-            raise _fail(pkg, f"{name}: block {writer.index(-1)} is never written")
-        _check_order(pkg, part, writer)
+        _check_coverage(pkg, part, BlockWriters(dst), new_blocks)
     if signed and m.signatures_offset != offset:
         raise _fail(pkg, f"signatures_offset {m.signatures_offset} is not the end of the data ({offset})")
     end = payload.data_offset + (m.signatures_offset + m.signatures_size if signed else offset)
@@ -191,14 +188,25 @@ def _blob_sha256(payload: Payload, op) -> bytes:
     return h.digest()
 
 
-def _check_order(pkg: OtaPackage, part, writer: list[int]) -> None:
-    """No operation may read a block that an earlier operation already wrote."""
+def _check_coverage(pkg: OtaPackage, part, writers: BlockWriters, blocks: int) -> None:
+    """Every block written exactly once, and no operation reading a block an earlier one wrote
+    (per extent: a 64 GiB claim costs what its manifest lines cost)."""
+    name = part.partition_name
+    twice = writers.written_twice()
+    if twice is not None:
+        block, index = twice
+        op = part.operations[index]
+        raise _fail(pkg, f"{name} operation {index} ({OP_NAMES.get(op.type, op.type)}): block {block} of {name} "
+                         "is written twice")
+    unwritten = writers.first_unwritten(blocks)
+    if unwritten is not None:
+        raise _fail(pkg, f"{name}: block {unwritten} is never written")
     for index, op in enumerate(part.operations):
         for e in op.src_extents:
-            for b in range(e.start_block, min(e.start_block + e.num_blocks, len(writer))):
-                if writer[b] < index:
-                    raise _fail(pkg, f"{part.partition_name} operation {index} reads block {b}, which operation "
-                                     f"{writer[b]} wrote before it")
+            earlier = writers.written_before(e.start_block, e.start_block + e.num_blocks, index)
+            if earlier is not None:
+                raise _fail(pkg, f"{name} operation {index} reads block {earlier[0]}, which operation "
+                                 f"{earlier[1]} wrote before it")
 
 
 def _open_payload(pkg: OtaPackage):
@@ -216,10 +224,12 @@ def _check_properties(pkg: OtaPackage, payload: Payload) -> None:
         return  # a bare payload.bin comes without payload_properties.txt
     props = pkg.properties
     try:
-        size, metadata_size = int(props["FILE_SIZE"]), int(props["METADATA_SIZE"])
+        size, metadata_size = ascii_uint(props["FILE_SIZE"]), ascii_uint(props["METADATA_SIZE"])
         file_hash, metadata_hash = base64.b64decode(props["FILE_HASH"]), base64.b64decode(props["METADATA_HASH"])
     except (KeyError, ValueError) as exc:
         raise _fail(pkg, f"payload_properties.txt is incomplete ({exc})") from None
+    if size is None or metadata_size is None:
+        raise _fail(pkg, "payload_properties.txt: FILE_SIZE and METADATA_SIZE must be numbers (ASCII digits)")
     if size != payload.size or metadata_size != payload.metadata_size:
         raise _fail(pkg, "payload_properties.txt sizes do not match payload.bin (truncated or replaced payload)")
     if hashlib.sha256(payload.metadata()).digest() != metadata_hash:

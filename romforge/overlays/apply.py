@@ -357,6 +357,9 @@ def _write_contexts(run: _Run) -> None:
     text = current.decode("utf-8")
     if not text.endswith("\n"):
         text += "\n"
+    for line in run.contexts:  # `regex label`: one space-free field each, the edges made sure of it
+        if len(line.split()) != 2:
+            raise InputError(f"cannot write the file_contexts line {line!r}: it must be two whitespace-free fields")
     text += "# labels set by romforge overlays\n" + "".join(line + "\n" for line in run.contexts)
     run.tree.write_extra(FILE_CONTEXTS, text.encode("utf-8"))
 

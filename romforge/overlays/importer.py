@@ -20,6 +20,7 @@ from pathlib import Path
 
 import tomlkit
 
+from romforge.outputs import make_parent
 from romforge.errors import ConfigError, InputError, InputProblems, RomforgeError, shown_path
 from romforge.overlays.schema import INT32
 from romforge.overlays.spec import NAME, OVERLAY_TOML, load_overlay
@@ -270,7 +271,7 @@ def import_overlays(src: Path, out: Path, *, target: str | None = None,
     if existing:
         raise ConfigError("already exists; import never overwrites an overlay", file=existing[0],
                           hint="pick another -o name or remove the folder first")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.import-", dir=out.parent))
     try:
         results = []

@@ -158,8 +158,13 @@ def _link_issues_filter(text: str, notes: ReleaseNotes, html: bool) -> str:
             return f'<a href="{escape(url)}">#{match.group(1)}</a>'
         return f"[#{match.group(1)}]({url})"
 
-    if html:
-        return Markup(ISSUE_REF.sub(repl, str(escape(text))))
+    if html:  # references are found in the raw text, not the escaped one (`&#34;` holds "#34")
+        pieces, last = [], 0
+        for match in ISSUE_REF.finditer(text):
+            pieces += [str(escape(text[last:match.start()])), repl(match) if notes.issue_link(match.group(1))
+                       else str(escape(match.group(0)))]
+            last = match.end()
+        return Markup("".join(pieces) + str(escape(text[last:])))
     return ISSUE_REF.sub(repl, text)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from romforge.numbers import ascii_uint
 from romforge.errors import RomforgeError, ToolMissingError
 from romforge.release.record import ReleaseRecord, read_release
 from romforge.safeio import read_text
@@ -51,7 +52,7 @@ class Published:
 
 
 def _version_key(version: str) -> tuple:
-    return tuple(int(x) if x.isdigit() else x for x in version.split("."))
+    return tuple((0, n, "") if (n := ascii_uint(x)) is not None else (1, 0, x) for x in version.split("."))
 
 
 MAX_NOTES_BYTES = 4 << 20

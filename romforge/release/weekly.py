@@ -7,9 +7,6 @@ index and the download site are made again from the release store.
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -20,7 +17,7 @@ from romforge.profile import buildable_names, find_profiles
 from romforge.release.device import DeviceJob, DeviceOutcome, release_device
 from romforge.release.versions import resolve_week
 from romforge.run.cache import RunCache, RunResults, run_directory
-from romforge.run.cores import run_budget
+from romforge.run.cores import die_with_parent, run_budget
 from romforge.workspace import Workspace
 
 # ---- the train ----------------------------------------------------------------------
@@ -53,21 +50,6 @@ def select_devices(ws: Workspace, devices: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent() -> None:
-    """Pool initializer: a worker gets SIGTERM when the weekly process dies, even by SIGKILL, so no
-    build goes on (and holds the run's locks) after its run is gone."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the worker checks its parent instead
-        pass
-    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(128 + signal.SIGTERM)
-
-
 def _run_local(jobs: list[DeviceJob], cores: int, at_once: int,
                done: Callable[[DeviceOutcome], None]) -> list[DeviceOutcome]:
     """Devices on a pool of `at_once` processes; the run never uses more than `cores` cores at once:
@@ -81,7 +63,7 @@ def _run_local(jobs: list[DeviceJob], cores: int, at_once: int,
                 done(results[-1])
         return results
     with run_budget(cores, processes=True) as budget, \
-            ProcessPoolExecutor(max_workers=at_once, initializer=_die_with_parent) as pool:
+            ProcessPoolExecutor(max_workers=at_once, initializer=die_with_parent) as pool:
         futures = {pool.submit(release_device, replace(job, cores=budget)): job
                    for job in jobs}
         for future in as_completed(futures):

@@ -127,13 +127,18 @@ def private_directory(prefix: str) -> Iterator[Path]:
             pass  # a live run's
         finally:
             os.close(fd)
-    root = Path(tempfile.mkdtemp(prefix=prefix))
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    # made under a name the sweep above does not match, locked, then renamed: another run's
+    # sweep must never see it unlocked (it removed a directory between mkdtemp and flock)
+    unlocked = Path(tempfile.mkdtemp(prefix=f".{prefix}"))
+    fd = os.open(unlocked, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    root = parent / unlocked.name[1:]
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(unlocked, root)
         yield root
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        for made in (root, unlocked):
+            shutil.rmtree(made, ignore_errors=True)
         os.close(fd)
 
 

@@ -14,10 +14,12 @@ travels inside each job, so no process keeps budget state of its own).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.managers
 import os
 import secrets
+import signal
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,6 +85,22 @@ def one_core() -> Cores:
     return Cores(1)
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Initializer of a run's helper processes (pool workers, the core-budget manager): each gets
+    SIGTERM when the weekly process dies, even by SIGKILL, so no build goes on (and holds the
+    run's locks) and no manager lingers after its run is gone."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the worker checks its parent instead
+        pass
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(128 + signal.SIGTERM)
+
+
 @contextmanager
 def run_budget(cores: int, *, processes: bool) -> Iterator[Cores]:
     """A budget of `cores` tokens for one run; `processes` when its builds run in a pool."""
@@ -91,5 +109,9 @@ def run_budget(cores: int, *, processes: bool) -> Iterator[Cores]:
         return
     # an abstract socket: no file, and no path-length limit from wherever the temporary directory is
     address = f"\0romforge-cores-{os.getpid()}-{secrets.token_hex(8)}"
-    with multiprocessing.managers.SyncManager(address=address) as manager:
+    manager = multiprocessing.managers.SyncManager(address=address)
+    manager.start(initializer=die_with_parent)  # a kill -9 of the run must not leave the server behind
+    try:
         yield Cores(cores, manager.BoundedSemaphore(cores))
+    finally:
+        manager.shutdown()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from romforge.errors import InputError
-from romforge.tree.paths import DIR, TF_DIRS, device_path, fs_config_path
+from romforge.tree.paths import DIR, TF_DIRS, device_path, fs_config_path, path_char_problem
 
 
 @dataclass(frozen=True)
@@ -98,4 +98,13 @@ def fs_config_line(path: str, meta: FileMeta) -> str:
 
 
 def format_fs_config(entries: Iterable[Entry]) -> str:
-    return "".join(fs_config_line(e.fs_config_path, e.meta) for e in entries)
+    """fs_config lines; a path or label that would break a line or a field is refused, never written
+    (the edges refuse them first: this is the last guard before AOSP's whitespace-split format)."""
+    lines = []
+    for e in entries:
+        for what, value in (("path", e.fs_config_path), ("SELinux label", e.meta.selabel or "")):
+            problem = path_char_problem(value)
+            if problem:
+                raise InputError(f"cannot write the fs_config line of {e.device_path!r}: its {what} {problem}")
+        lines.append(fs_config_line(e.fs_config_path, e.meta))
+    return "".join(lines)

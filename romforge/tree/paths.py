@@ -5,7 +5,7 @@ The only module that knows target-files paths; everyone else speaks in (partitio
 from __future__ import annotations
 
 import re
-
+import unicodedata
 
 ROOT = "root"  # ROOT/ of a system-as-root target-files: the top of the system image, SYSTEM/ under /system
 TF_DIRS = {
@@ -91,3 +91,20 @@ def clean_path(path: str, *, what: str = "path") -> str:
     if any(p == ".." for p in parts):
         raise ValueError(f"{what} {path!r} climbs out with '..'")
     return "/".join(parts)
+
+
+def _refused(ch: str) -> str | None:
+    if ch.isspace():
+        return "whitespace"
+    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+        return "a control or invisible character"
+    return None
+
+
+def path_char_problem(path: str) -> str | None:
+    """Why `path` cannot appear in an fs_config or file_contexts line, or None."""
+    for ch in path:
+        kind = _refused(ch)
+        if kind:
+            return f"holds {kind} ({ch!r}), which fs_config and file_contexts lines cannot carry"
+    return None

@@ -10,10 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from romforge.archive import check_members, read_member
+from romforge.archive import open_zip as open_zip_archive
 from romforge.errors import InputError
 from romforge.tree.meta import Entry, FileMeta, default_meta, parse_fs_config
 from romforge.tree.paths import (DIR, FILE, MAX_ENTRIES, PARTITION_OF_DIR, SYMLINK, TF_DIRS, clean_path,
-                                 fs_config_name, fs_config_path)
+                                 fs_config_name, fs_config_path, path_char_problem)
 from romforge.tree.romtree import RomTree
 from romforge.tree.stores import DirStore, ZipStore
 
@@ -44,6 +46,14 @@ def _meta_for(tree: RomTree, configs: dict, partition: str, path: str, kind: str
             meta = replace(meta, selabel=tree.label_for(partition, path, kind))
         return meta
     return replace(default_meta(partition, path, kind), selabel=tree.label_for(partition, path, kind))
+
+
+def _check_partition_path(path: str, tf_path: str, source: str | Path) -> None:
+    """A base ROM's in-partition path must fit the fs_config and file_contexts lines romforge
+    writes for it (and reads back from its own releases): no whitespace, no control character."""
+    problem = path_char_problem(path)
+    if problem:
+        raise InputError(f"entry {tf_path!r} {problem}", file=source)
 
 
 def _check_leftovers(configs: dict, name: str) -> None:
@@ -83,6 +93,7 @@ def open_dir(root: Path) -> RomTree:
         prefix = len(item.name) + 1
         for tf_path, kind in _walk(root, item.name):
             rel = tf_path[prefix:]
+            _check_partition_path(rel, tf_path, root)
             link = os.readlink(os.path.join(root, tf_path)) if kind == SYMLINK else None
             entries[(partition, rel)] = Entry(partition, rel, kind,
                                               _meta_for(tree, configs, partition, rel, kind), link)
@@ -121,6 +132,9 @@ def _walk(root: Path, top: str) -> Iterator[tuple[str, str]]:
 
 # ---- reading a zip ------------------------------------------------------------------
 
+MAX_META_BYTES = 256 << 20  # META/*filesystem_config.txt of a full ROM is a few MiB
+PATH_MAX = 4096
+
 
 def zip_member_kind(info: zipfile.ZipInfo) -> str:
     mode = info.external_attr >> 16
@@ -140,11 +154,8 @@ def check_member_name(name: str, archive: Path | str) -> str:
 
 
 def open_zip(path: Path) -> RomTree:
-    try:
-        zf = zipfile.ZipFile(path)
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"cannot read zip: {exc}", file=path) from None
+    zf, infos = open_zip_archive(path, source=path)
+    check_members(infos, source=path)
     if len(infos) > MAX_ENTRIES:
         raise InputError(f"holds {len(infos)} entries, over the limit of {MAX_ENTRIES}", file=path)
     names: dict[str, zipfile.ZipInfo] = {}
@@ -166,10 +177,12 @@ def open_zip(path: Path) -> RomTree:
     tree = RomTree(ZipStore(path, zf, names), {}, {}, name=path.name)
 
     def read(tf_path: str) -> bytes | None:
-        return zf.read(names[tf_path]) if kinds.get(tf_path) == FILE else None
+        if kinds.get(tf_path) != FILE:
+            return None
+        return read_member(zf, names[tf_path], source=path, max_bytes=MAX_META_BYTES)
 
     def readlink(tf_path: str) -> str:
-        return zf.read(names[tf_path]).decode("utf-8", "surrogateescape")
+        return read_member(zf, names[tf_path], source=path, max_bytes=PATH_MAX).decode("utf-8", "surrogateescape")
 
     configs = _load_fs_configs(read, path.name)
     entries: dict[tuple[str, str], Entry] = {}
@@ -182,6 +195,7 @@ def open_zip(path: Path) -> RomTree:
             continue
         if not rel and kind != DIR:
             raise InputError(f"{top} must be a directory", file=path)
+        _check_partition_path(rel, tf_path, path)
         link = readlink(tf_path) if kind == SYMLINK else None
         entries[(partition, rel)] = Entry(partition, rel, kind, _meta_for(tree, configs, partition, rel, kind), link)
     _check_leftovers(configs, path.name)

@@ -4,7 +4,6 @@ content (META/, IMAGES/, RADIO/ …)."""
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -46,11 +45,12 @@ class RomTree:
         if not path.exists():
             raise InputError("base ROM not found", file=path,
                              hint="make one with `romforge sample-rom PATH` or fix base_rom in romforge.toml")
+        from romforge.archive import is_zip
         from romforge.tree.reading import open_dir, open_zip
 
         if path.is_dir():
             return open_dir(path)
-        if zipfile.is_zipfile(path):
+        if is_zip(path, shown=path):  # a FIFO or device is refused here, never waited on
             return open_zip(path)
         raise InputError("not a target-files directory or zip", file=path)
 

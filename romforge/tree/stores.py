@@ -8,6 +8,9 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from romforge.archive import MemberStream
+from romforge.safeio import open_regular_file
+
 
 def sha256_stream(f: BinaryIO) -> str:
     with f:
@@ -31,8 +34,8 @@ class DirStore:
         return os.path.join(self.root, tf_path)
 
     def open(self, tf_path: str) -> BinaryIO:
-        fd = os.open(self.local(tf_path), os.O_RDONLY | os.O_NOFOLLOW)
-        return os.fdopen(fd, "rb")
+        """A regular file only: a FIFO or device put in the tree after it was read is refused."""
+        return open_regular_file(Path(self.local(tf_path)), shown=self.local(tf_path))
 
     def size(self, tf_path: str) -> int:
         return os.lstat(self.local(tf_path)).st_size
@@ -45,7 +48,7 @@ class ZipStore:
         self.names = names
 
     def open(self, tf_path: str) -> BinaryIO:
-        return self.zf.open(self.names[tf_path])  # type: ignore[return-value]
+        return MemberStream(self.zf, self.names[tf_path], source=self.path)  # type: ignore[return-value]
 
     def size(self, tf_path: str) -> int:
         return self.names[tf_path].file_size

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+from romforge.outputs import make_parent
 from romforge.errors import CheckFailed, InputError, shown_path
 from romforge.locales.check import check_pack, errors_in, sort_findings, summary
 from romforge.locales.exchange import po, xliff
@@ -45,7 +46,7 @@ class Exchanged:
 @contextlib.contextmanager
 def _sibling(out: Path) -> Iterator[Path]:
     """A temporary folder next to `out`, renamed onto it on success (the old one removed), else removed."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.romforge-", dir=out.parent))
     try:
         yield tmp

@@ -35,7 +35,7 @@ ROOT_XLIFF = f'<resources xmlns:xliff="{XLIFF_NS}">'
 EPILOGUE = "\n</resources>\n"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _ATTR = re.compile(r"^[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?$")
-_CONTEXT = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?:@(?P<product>[\w.\-]+))?(?:\[(?P<index>\d+)\])?$")
+_CONTEXT = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?:@(?P<product>[\w.\-]+))?(?:\[(?P<index>\d+)\])?$", re.ASCII)
 _COMMENT = r"<!--(?:[^-]|-(?!-))*-->"
 _PROLOGUE = re.compile(rf"^(?:<\?xml[^<>]*\?>)?(?:\s|{_COMMENT})*$")
 _EPILOGUE = re.compile(rf"^(?:\s|{_COMMENT})*</resources\s*>\s*$")

@@ -1,0 +1,1 @@
+"""Hostile inputs made at run time against every entry point (issue #15)."""
