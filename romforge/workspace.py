@@ -30,6 +30,7 @@ class WorkspaceTable(Table):
 class SigningTable(Table):
     ota_key: HostPath | None = None
     overlay_key: HostPath | None = None
+    avb_key: HostPath | None = Field(None, description="PEM RSA-2048/4096 key that signs vbmeta (AVB)")
 
 
 def _issues_url(value: str) -> str:
@@ -74,6 +75,7 @@ class Workspace:
     base_url: str = "https://download.example.org/releases"
     issues_url: str | None = None
     romtype: str = "weekly"
+    avb_key: Path | None = None  # PEM RSA key that signs vbmeta.img / vbmeta_system.img; None: the TEST key
 
 
 def load_workspace(path: Path | None = None, *, required: bool = True) -> Workspace:
@@ -106,5 +108,6 @@ def load_workspace(path: Path | None = None, *, required: bool = True) -> Worksp
         ota_key=root / signing.ota_key if signing.ota_key is not None else None,
         config_sha256=hashlib.sha256(doc.raw).hexdigest(),
         overlay_key=root / signing.overlay_key if signing.overlay_key is not None else None,
+        avb_key=root / signing.avb_key if signing.avb_key is not None else None,
         **settings,
     )

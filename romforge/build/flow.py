@@ -93,8 +93,10 @@ def package(ctx: BuildContext, p: BuildPlan, tree: RomTree, out: Path, findings:
 
     progress = ctx.progress
     out.mkdir()
-    images = release_images(p.profile, tree, out / IMAGES_DIR, out.parent / "image-work", progress, cores=ctx.cores)
+    images = release_images(p.profile, tree, out / IMAGES_DIR, out.parent / "image-work", progress, cores=ctx.cores,
+                            avb=p.avb, salt_seed=p.avb_salt_seed())
     stale = {f"IMAGES/{part}.img" for part in tree.partitions()} | {f"IMAGES/{part}.map" for part in tree.partitions()}
+    stale |= {image_name(name) for name in images}
     progress.step("package target-files.zip", total=len(tree.entries) + len(tree.extras) + 16)
     write_target_files(tree, out / TARGET_FILES, skip_extras=lambda name: name in stale,
                        progress=progress.advance, add_files={image_name(n): i.path for n, i in images.items()})

@@ -8,16 +8,19 @@ what the later steps ship is exactly what was recorded.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from romforge import __version__
 from romforge.build.features import BuildTarget, FeaturePlan
+from romforge.build.record import BUILD_INFO
 from romforge.build.stamps import Stamps, plan_stamps, resolve_build_date
 from romforge.errors import ConfigError, InputError
 from romforge.profile import DeviceProfile, load_profile
-from romforge.release.store import check_store, check_version, release_dir
+from romforge.release.store import PARTIAL_MARK, check_store, check_version, release_dir
+from romforge.run.cache import private_directory
 from romforge.run.context import BuildContext
 from romforge.tree import RomTree, sha256_file
 
@@ -46,7 +49,13 @@ class BuildPlan:
     fingerprint: str
     features: tuple[FeaturePlan, ...] = ()
     ota_key: Any = None  # romforge.ota.keys.OtaKey for A/B devices
+    avb: Any = None  # romforge.avb.build.AvbPlan when the base's misc_info.txt enables AVB
     inputs: dict[str, Any] = field(default_factory=dict)
+
+    def avb_salt_seed(self) -> bytes:
+        """What the AVB salts are derived from: the build's inputs and fingerprint (same inputs, same salt)."""
+        return hashlib.sha256(json.dumps(self.inputs, sort_keys=True).encode() + b"\0" +
+                              self.fingerprint.encode()).digest()
 
     def feature(self, name: str) -> FeaturePlan | None:
         return next((f for f in self.features if f.name == name), None)
@@ -69,7 +78,29 @@ def _inputs(ctx: BuildContext, p: BuildPlan) -> dict[str, Any]:
         inputs[feature.name] = feature.inputs()
     if p.ota_key is not None:
         inputs["ota_key"] = {"certificate_sha256": sha256_file(p.ota_key.cert)}
+    if p.avb is not None:
+        inputs["avb"] = p.avb.inputs()
     return inputs
+
+
+def _earlier_vbmeta(store: Path, device: str) -> list[Path]:
+    """images/vbmeta.img of every release of the device already in the store."""
+    from romforge.ota.release import IMAGES_DIR
+
+    device_dir = store / device
+    if not device_dir.is_dir():
+        return []
+    return sorted(d / IMAGES_DIR / "vbmeta.img" for d in device_dir.iterdir()
+                  if PARTIAL_MARK not in d.name and (d / BUILD_INFO).is_file() and (d / IMAGES_DIR / "vbmeta.img").is_file())
+
+
+def _plan_avb(ctx: BuildContext, profile: DeviceProfile, base: RomTree, store: Path) -> Any:
+    from romforge.avb.build import plan_avb
+
+    built = {p for p in profile.partitions if p in base.partitions()}
+    with private_directory("romforge-avb-plan-") as work:
+        return plan_avb(base, avb_key=ctx.keys.avb_key, built=built,
+                        earlier_vbmeta=_earlier_vbmeta(store, profile.profile), work=work)
 
 
 def plan(ctx: BuildContext, request: BuildRequest) -> BuildPlan:
@@ -99,7 +130,8 @@ def plan(ctx: BuildContext, request: BuildRequest) -> BuildPlan:
             planned[feature.name] = found
     p = BuildPlan(profile, request.version, base, build_utc, date_source, store,
                   release_dir(store, profile.profile, request.version), stamps, fingerprint,
-                  features=tuple(planned.values()), ota_key=ctx.keys.ota_for(ws, profile))
+                  features=tuple(planned.values()), ota_key=ctx.keys.ota_for(ws, profile),
+                  avb=_plan_avb(ctx, profile, base, store))
     p.inputs = _inputs(ctx, p)
     return p
 
