@@ -22,10 +22,10 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    from romforge.cli import avb, bootanim, build, locale, ota, overlay, profile, t9, weekly
+    from romforge.cli import avb, bootanim, build, locale, ota, overlay, profile, release, t9, weekly
 
     for command in (profile.profile, build.sample_rom, build.build, ota.ota, weekly.weekly, weekly.site,
-                    bootanim.bootanim, overlay.overlay, locale.locale, t9.t9, avb.avb):
+                    bootanim.bootanim, overlay.overlay, locale.locale, t9.t9, avb.avb, release.release):
         cli.add_command(command)
 
 
