@@ -12,57 +12,25 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from avb_independent import dm_verity, openssl_verify, parse
 from avbkit import ec_pem, flip, rsa_pem
 from avbrom import avb_base, misc_info_lines, set_misc_info
-from conftest import REPO, files_under
+from conftest import files_under, make_workspace, romforge
 from romforge.avb import add_hashtree_footer, bundled_test_key, verify_vbmeta
 from romforge.avb.keys import TEST_KEY
-from romforge.cli import cli
 from romforge.errors import CheckFailed
 
 DATE = "2026-11-27"
 FS_IMAGES = ("odm", "product", "system", "system_ext", "vendor")
 
 
-def make_workspace(root: Path, base: Path, ota_key: Path, *, signing: str = "") -> Path:
-    ws = root / "ws"
-    (ws / "keys").mkdir(parents=True)
-    for suffix in (".pk8", ".x509.pem"):
-        shutil.copy(f"{ota_key}{suffix}", ws / "keys" / f"releasekey{suffix}")
-    shutil.copytree(REPO / "examples/workspace/overlays", ws / "overlays")
-    (ws / "romforge.toml").write_text(f'[workspace]\nrom_name = "testrom"\nbase_rom = "{base}"\n'
-                                      f'releases = "releases"\n{signing}')
-    return ws
-
-
-def romforge(*args) -> "CliRunner.invoke":
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def avb_ws(tmp_path_factory: pytest.TempPathFactory, sample_rom: Path, ota_test_key: Path) -> Path:
-    root = tmp_path_factory.mktemp("avbws")
-    base = avb_base(sample_rom, root / "avb-base", ota_cert=Path(f"{ota_test_key}.x509.pem"))
-    return make_workspace(root, base, ota_test_key)
-
-
-@pytest.fixture(scope="module")
-def built(avb_ws: Path) -> tuple[Path, str]:
-    """One release of the AVB base, built once through the CLI; (release dir, build log)."""
-    result = romforge("build", "alioth", "--version", "1.0", "--date", DATE, "--workspace", avb_ws)
-    assert result.exit_code == 0, result.output
-    return avb_ws / "releases/alioth/1.0", result.output
-
-
 def _descriptors(path: Path, tag: int) -> dict[str, dict]:
     return {d["name"]: d for d in parse(path).descriptors if d["tag"] == tag}
 
 
-def test_every_filesystem_image_gets_a_hashtree_that_an_independent_computation_confirms(built) -> None:
-    release, _ = built
+def test_every_filesystem_image_gets_a_hashtree_that_an_independent_computation_confirms(avb_release) -> None:
+    release, _ = avb_release
     images = release / "images"
     system_side = _descriptors(images / "vbmeta_system.img", 1)
     top_side = _descriptors(images / "vbmeta.img", 1)
@@ -88,8 +56,8 @@ def test_every_filesystem_image_gets_a_hashtree_that_an_independent_computation_
     assert check.returncode == 0, check.stderr
 
 
-def test_vbmeta_chains_vbmeta_system_is_signed_and_verifies(built, tmp_path: Path) -> None:
-    release, log = built
+def test_vbmeta_chains_vbmeta_system_is_signed_and_verifies(avb_release, tmp_path: Path) -> None:
+    release, log = avb_release
     images = release / "images"
     top, chained = parse(images / "vbmeta.img"), parse(images / "vbmeta_system.img")
     test_key = bundled_test_key()
@@ -110,8 +78,8 @@ def test_vbmeta_chains_vbmeta_system_is_signed_and_verifies(built, tmp_path: Pat
     assert "AVB: vbmeta signed with the bundled TEST key" in log
 
 
-def test_base_images_pass_through_and_the_target_files_and_record_match(built, avb_ws: Path) -> None:
-    release, _ = built
+def test_base_images_pass_through_and_the_target_files_and_record_match(avb_release, avb_ws: Path) -> None:
+    release, _ = avb_release
     base = Path((avb_ws / "romforge.toml").read_text().split('base_rom = "')[1].split('"')[0])
     images = release / "images"
     assert (images / "boot.img").read_bytes() == (base / "IMAGES/boot.img").read_bytes()  # keeps its own footer
@@ -137,8 +105,8 @@ def test_base_images_pass_through_and_the_target_files_and_record_match(built, a
 
 
 @pytest.mark.parametrize("image", ["system", "vendor", "product", "boot", "dtbo", "vbmeta_system", "vbmeta"])
-def test_a_flipped_byte_in_any_image_fails_verification(built, tmp_path: Path, image: str) -> None:
-    release, _ = built
+def test_a_flipped_byte_in_any_image_fails_verification(avb_release, tmp_path: Path, image: str) -> None:
+    release, _ = avb_release
     images = Path(shutil.copytree(release / "images", tmp_path / "images"))
     offset = 9000 if image not in ("vbmeta", "vbmeta_system") else 300  # file data, or the signed header block
     flip(images / f"{image}.img", offset)
@@ -147,8 +115,8 @@ def test_a_flipped_byte_in_any_image_fails_verification(built, tmp_path: Path, i
     assert f"{image}.img" in failed.value.findings[0].file or image in failed.value.findings[0].message
 
 
-def test_wrong_key_and_stale_descriptor_fail(built, tmp_path: Path) -> None:
-    release, _ = built
+def test_wrong_key_and_stale_descriptor_fail(avb_release, tmp_path: Path) -> None:
+    release, _ = avb_release
     other = rsa_pem(tmp_path / "other.pem", 2048)
     result = romforge("avb", "verify", release / "images/vbmeta.img", "--key", other)
     assert result.exit_code == 3 and "not by the given key" in result.output
@@ -163,8 +131,8 @@ def test_wrong_key_and_stale_descriptor_fail(built, tmp_path: Path) -> None:
     assert result.exit_code == 3 and "system: the hash tree of system.img" in result.output, result.output
 
 
-def test_release_images_are_reproducible(built, avb_ws: Path, tmp_path: Path) -> None:
-    release, _ = built
+def test_release_images_are_reproducible(avb_release, avb_ws: Path, tmp_path: Path) -> None:
+    release, _ = avb_release
     again = romforge("build", "alioth", "--version", "1.0", "--date", DATE, "--workspace", avb_ws,
                      "--out", tmp_path / "again")
     assert again.exit_code == 0, again.output

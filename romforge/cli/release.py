@@ -24,6 +24,7 @@ def release_verify(directory: Path, avb_key: Path | None, as_json: bool) -> None
     """AVB chain to every image, OTA signatures against otacerts.zip, every ab_partitions.txt
     partition in every OTA, rollback indexes; one line per finding, exit 3 on any."""
     from romforge.avb import load_public_key_blob
+    from romforge.errors import CheckFailed
     from romforge.release.verify import ReleaseCheckFailed, verify_releases
 
     try:
@@ -33,9 +34,11 @@ def release_verify(directory: Path, avb_key: Path | None, as_json: bool) -> None
             echo_json({"ok": False, "releases": [r.to_dict() for r in exc.reports]})
             sys.exit(exc.exit_code)
         for report in exc.reports:
+            for finding in report.findings:
+                click.echo(finding.format())
             click.echo(f"{shown(report.release)}: {len(report.checked)} check(s) passed, "
-                       f"{len(report.findings)} finding(s)")
-        raise
+                       f"{len(report.errors)} error(s), {len(report.findings) - len(report.errors)} warning(s)")
+        raise CheckFailed(exc.message) from None
     if as_json:
         echo_json({"ok": True, "releases": [r.to_dict() for r in reports]})
         return
