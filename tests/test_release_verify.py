@@ -48,6 +48,15 @@ def test_a_flipped_byte_in_an_image_is_one_finding(store_copy: Path) -> None:
     assert len(errors) == 1 and "images/vendor.img" in errors[0] and "[avb-hashtree-mismatch]" in errors[0]
 
 
+def test_an_avb_image_vbmeta_does_not_describe_is_a_finding_firmware_is_not(store_copy: Path) -> None:
+    (store_copy / "images/init_boot.img").write_bytes(b"ANDROID!" + bytes(8192))
+    (store_copy / "images/modem.img").write_bytes(bytes(8192))  # RADIO/ firmware: the bootloader verifies it
+    result = romforge("release", "verify", store_copy)
+    assert result.exit_code == 3, result.output
+    errors = _errors(result.output)
+    assert len(errors) == 1 and "images/init_boot.img" in errors[0] and "[avb-unprotected]" in errors[0]
+
+
 def test_wrong_avb_key_is_a_finding(store_copy: Path, tmp_path: Path) -> None:
     result = romforge("release", "verify", store_copy, "--avb-key", rsa_pem(tmp_path / "other.pem", 2048))
     assert result.exit_code == 3 and "[avb-key]" in result.output, result.output

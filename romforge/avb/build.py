@@ -69,7 +69,8 @@ def algorithm_for(key: AvbKey, asked: str | None) -> Algorithm:
     return ALGORITHMS[f"{hash_name}_RSA{key.bits}"]
 
 
-def _has_footer(path: Path) -> bool:
+def has_footer(path: Path) -> bool:
+    """Whether the file ends in an AVB footer (its magic; read_avb_image checks the rest)."""
     size = path.stat().st_size
     if size < FOOTER_SIZE:
         return False
@@ -200,7 +201,7 @@ class _Signing:
                 return None
             self.images[name] = path
         part = self.plan.settings.partitions.get(name)
-        if _has_footer(path):
+        if has_footer(path):
             image = read_avb_image(path)
             if part is not None and part.chained:
                 if not image.public_key:
@@ -296,5 +297,5 @@ def check_base_images(tree: RomTree, plan: AvbPlan, built: set[str]) -> None:
                               hint=f"raise {name}_size in misc_info.txt or give the base a smaller {name}.img")
 
 
-__all__ = ["AvbPlan", "TEST_KEY_LABEL", "algorithm_for", "check_base_images", "plan_avb", "rollback_floor",
-           "sign_release_images", "signing_key"]
+__all__ = ["AvbPlan", "TEST_KEY_LABEL", "algorithm_for", "check_base_images", "has_footer", "plan_avb",
+           "rollback_floor", "sign_release_images", "signing_key"]

@@ -29,8 +29,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from romforge.avb.descriptors import ChainPartitionDescriptor, HashDescriptor, HashtreeDescriptor
 from romforge.avb.image import read_avb_image
-from romforge.avb.build import rollback_floor
+from romforge.avb.build import has_footer, rollback_floor
 from romforge.avb.keys import TEST_KEY, bundled_test_key
+from romforge.avb.miscinfo import AVB_PARTITIONS, VBMETA_PARTITIONS
 from romforge.avb.verify import verify_vbmeta
 from romforge.build.record import BUILD_INFO, BuildInfo, read_build_info
 from romforge.errors import CheckFailed, Finding, InputError, RomforgeError, shown_path
@@ -161,7 +162,8 @@ def _check_avb(rel: _Release, report: ReleaseReport, avb_key: bytes | None, jobs
 
     follow(vbmeta, True)
     for image in sorted((rel.path / IMAGES).glob("*.img")):
-        if image.stem not in reached:
+        # firmware (RADIO/ images such as modem) is verified by the bootloader's own chain, not by vbmeta
+        if image.stem not in reached and (image.stem in AVB_PARTITIONS + VBMETA_PARTITIONS or has_footer(image)):
             report.add(image, "avb-unprotected", f"{image.name} is not described by vbmeta.img or a vbmeta it "
                        "chains: with verification on, the device would refuse or not verify it")
 
