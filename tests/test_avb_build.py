@@ -142,7 +142,7 @@ def test_release_images_are_reproducible(avb_release, avb_ws: Path, tmp_path: Pa
 
 
 def test_workspace_avb_key_signs_and_a_lower_rollback_index_is_refused(tmp_path: Path, sample_rom: Path,
-                                                                       ota_test_key: Path) -> None:
+                                                                       ota_test_key: Path, avb_release) -> None:
     cert = Path(f"{ota_test_key}.x509.pem")
     base = avb_base(sample_rom, tmp_path / "base", ota_cert=cert, rollback_index=9)
     ws = make_workspace(tmp_path, base, ota_test_key, signing='[signing]\navb_key = "keys/avb.pem"\n')
@@ -153,6 +153,10 @@ def test_workspace_avb_key_signs_and_a_lower_rollback_index_is_refused(tmp_path:
     assert "TEST key" not in result.output.split("AVB:")[1].splitlines()[0]
     images = ws / "releases/alioth/1.0/images"
     assert romforge("avb", "verify", images / "vbmeta.img", "--key", key).exit_code == 0
+    # other inputs (key, rollback index), same device: the same salts, so weekly deltas keep unchanged tree blocks
+    for vbmeta, name in (("vbmeta_system", "system"), ("vbmeta", "vendor")):
+        assert _descriptors(images / f"{vbmeta}.img", 1)[name]["salt"] == \
+            _descriptors(avb_release[0] / f"images/{vbmeta}.img", 1)[name]["salt"]
     assert romforge("avb", "verify", images / "vbmeta.img", "--key", TEST_KEY).exit_code == 3
     assert romforge("avb", "info", images / "vbmeta.img").output.count("SHA256_RSA2048") == 1
     # the next base goes back to rollback index 3: a phone that installed 1.0 (index 9) would refuse it
