@@ -6,16 +6,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from romforge.avb.build import AvbPlan, sign_release_images
+from romforge.avb.build import AvbPlan
+from romforge.ota.avbstep import verified_boot
 from romforge.errors import ConfigError
 from romforge.ota.generate import OTA_FULL, OtaResult, build_state, dynamic_groups, write_ota
 from romforge.ota.images import PartitionImage, build_images
 from romforge.ota.keys import OtaKey, load_signing_key
 from romforge.profile import DeviceProfile
 from romforge.run.cache import RunCache
-from romforge.run.cores import Cores, standalone
+from romforge.run.cores import Cores
 from romforge.run.progress import Progress
-from romforge.tree import RomTree, sha256_file
+from romforge.tree import RomTree
 from romforge.workspace import Workspace, load_workspace
 
 IMAGES_DIR = "images"
@@ -52,15 +53,7 @@ def release_images(profile: DeviceProfile, tree: RomTree, out_dir: Path, workdir
     wanted = {p: fs for p, fs in profile.partitions.items() if p in tree.partitions()}
     progress.step("images", total=len(wanted))
     images = build_images(tree, wanted, out_dir, workdir=workdir, advance=progress.advance, cores=cores)
-    if avb is None:
-        return images
-    progress.step("verified boot")
-    progress.note(f"AVB: vbmeta signed with the {avb.key_label}")
-    with (cores or standalone()).borrow(2) as jobs:
-        signed = sign_release_images({n: i.path for n, i in images.items()}, tree, plan=avb, salt_seed=salt_seed,
-                                     out_dir=out_dir, jobs=jobs)
-    return {n: PartitionImage(n, images[n].fs if n in images else "raw", path, path.stat().st_size, sha256_file(path))
-            for n, path in signed.items()}
+    return images if avb is None else verified_boot(images, tree, avb, out_dir, progress, cores, salt_seed)
 
 
 def release_full_ota(profile: DeviceProfile, tree: RomTree, images: dict[str, PartitionImage], out: Path,
