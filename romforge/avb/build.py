@@ -121,21 +121,30 @@ def plan_avb(tree: RomTree, *, avb_key: Path | None, built: set[str], earlier_vb
     key, label = signing_key(avb_key)
     indexes: dict[str, int] = {}
     work.mkdir(parents=True, exist_ok=True)
+
+    def base_index(name: str) -> int | None:
+        """The rollback index in the base's own IMAGES/<name>.img (its vbmeta or footer), if it has one."""
+        copy = _base_image(tree, name, work / f"{name}.img")
+        if copy is None or (name not in {v.name for v in settings.vbmetas} and not has_footer(copy)):
+            return None
+        try:
+            return read_avb_image(copy, descriptors=False).header.rollback_index
+        except InputError as exc:
+            raise InputError(exc.message, file=f"{tree.name}/{image_name(name)}") from None
+
     for vbmeta in settings.vbmetas:
         index = vbmeta.args.rollback_index
-        if index is None:
-            base = _base_image(tree, vbmeta.name, work / f"{vbmeta.name}.img")
-            index = read_avb_image(base, descriptors=False).header.rollback_index if base else 0
-        indexes[vbmeta.name] = index
+        indexes[vbmeta.name] = index if index is not None else (base_index(vbmeta.name) or 0)
     for part in settings.partitions.values():
-        if part.chained:
-            indexes[part.name] = part.args.rollback_index or 0
+        if part.chained:  # one the build makes signs with the index its args give; one passed through keeps its own
+            passed = None if part.name in built else base_index(part.name)
+            indexes[part.name] = passed if passed is not None else (part.args.rollback_index or 0)
     floor = rollback_floor(earlier_vbmeta)
     for name, location in settings.signers().items():
         if location in floor and indexes[name] < floor[location][0]:
             highest, where = floor[location]
             key_name = f"avb_{name}_args" if name in {v.name for v in settings.vbmetas} else \
-                f"avb_{name}_add_hashtree_footer_args"
+                f"avb_{name}_add_{settings.partitions[name].footer}_footer_args"
             raise settings.error(key_name, f"rollback index {indexes[name]} of {name} (location {location}) is lower "
                                  f"than {highest}, which the device's release {shown_path(where)} already set; "
                                  "a phone that installed it would refuse this build",
