@@ -35,6 +35,9 @@ from romforge.avb.vbmeta import ChainPartition, make_vbmeta
 from romforge.errors import ConfigError, InputError, shown_path
 from romforge.tree import MISC_INFO, RomTree, image_name
 
+# Below this, starting processes for a hash tree costs more than it saves (measured with
+# benchmarks/avb.py on the shared 2-core machine: 2 processes were slower than 1 on a 116 MiB image).
+PARALLEL_TREE_MIN = 512 << 20
 TEST_KEY_LABEL = ("bundled TEST key avb_TEST_NEVER_SHIP_rsa4096.pem (anyone can sign with it; set [signing] "
                   "avb_key in romforge.toml for release builds)")
 
@@ -252,11 +255,12 @@ def sign_release_images(images: Mapping[str, Path], tree: RomTree, *, plan: AvbP
     along, and vbmeta*.img written to `out_dir`; returns every image of the release by partition.
 
     `images` are the images the build made (partition → path); `salt_seed` comes from the
-    build's inputs; `jobs` processes may hash a hash tree."""
+    build's inputs; `jobs` processes may hash the tree of an image of PARALLEL_TREE_MIN or more."""
     signing = _Signing(plan, dict(images), tree, Path(out_dir), {})
     built = [n for n in images if n in tree.partitions()]
     for name in built:
-        signing.footer(name, signing.images[name], _salt(salt_seed, name), jobs)
+        path = signing.images[name]
+        signing.footer(name, path, _salt(salt_seed, name), jobs if path.stat().st_size >= PARALLEL_TREE_MIN else 1)
     claimed = {m for spec in plan.settings.vbmetas[:-1] for m in spec.partitions}
     vbmeta_names = {v.name for v in plan.settings.vbmetas}
     for spec in plan.settings.vbmetas:
