@@ -58,6 +58,9 @@ class BuildPlan:
         salt each build would rewrite every tree: about 0.8 % of each image, incompressible)."""
         return hashlib.sha256(f"{self.profile.profile}\0{self.profile.codename}".encode()).digest()
 
+    def feature(self, name: str) -> FeaturePlan | None:
+        return next((f for f in self.features if f.name == name), None)
+
 
 def _inputs(ctx: BuildContext, p: BuildPlan) -> dict[str, Any]:
     profile = p.profile
