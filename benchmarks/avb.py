@@ -10,9 +10,10 @@
 
    Target: romforge >= 0.5x the baseline's throughput.
 
-2. The image step. The integration into `romforge build` does not exist yet, so the proxy is
-   what it will run: romforge.ota.images.build_image (staging under fakeroot + mkfs.erofs, as a
-   release builds its images) of the same partition, alone and followed by add_hashtree_footer.
+2. The image step of `romforge build`: romforge.ota.release.release_images for every partition
+   the alioth profile builds (staging under fakeroot + mkfs.erofs), without AVB and with it
+   (hashtree footers on every image, vbmeta_system.img and vbmeta.img signed with the bundled
+   TEST key, from misc_info.txt avb_* keys as AOSP writes them), each with the same core budget.
    Target: with AVB <= 1.3x without.
 
 Every figure is the best of --runs, the runs of the things compared interleaved, so a busy
@@ -33,15 +34,41 @@ import tempfile
 import time
 from pathlib import Path
 
-from romforge.avb import add_hashtree_footer
+from romforge.avb import bundled_test_key
+from romforge.avb.build import AvbPlan, TEST_KEY_LABEL
 from romforge.avb.hashtree import tree_layout, write_hash_tree
+from romforge.avb.miscinfo import read_avb_settings
 from romforge.ota.images import build_image
+from romforge.ota.release import release_images
+from romforge.profile import DEFAULT_PROFILE_DIR, load_profile
+from romforge.run.cores import Cores
+from romforge.run.progress import NullProgress
 from romforge.samplerom import generate
 from romforge.tree import RomTree
 
 CACHE = Path(__file__).resolve().parent / "out"
 SALT = hashlib.sha256(b"romforge benchmark salt").digest()
 PARTITION = "product"
+MISC_INFO = b"""avb_enable=true
+avb_vbmeta_algorithm=SHA256_RSA4096
+avb_vbmeta_args=--padding_size 4096 --rollback_index 0
+avb_system_hashtree_enable=true
+avb_system_add_hashtree_footer_args=--prop com.android.build.system.os_version:14
+avb_system_ext_hashtree_enable=true
+avb_product_hashtree_enable=true
+avb_vendor_hashtree_enable=true
+avb_odm_hashtree_enable=true
+avb_vbmeta_system=system system_ext product
+avb_vbmeta_system_algorithm=SHA256_RSA4096
+avb_vbmeta_system_args=--padding_size 4096 --rollback_index 0
+avb_vbmeta_system_rollback_index_location=1
+"""
+
+
+def avb_plan() -> AvbPlan:
+    settings = read_avb_settings(MISC_INFO, source="benchmark misc_info.txt")
+    assert settings is not None
+    return AvbPlan(settings, bundled_test_key(), TEST_KEY_LABEL, {"vbmeta": 0, "vbmeta_system": 0})
 
 
 def timed(fn) -> float:
@@ -117,33 +144,36 @@ def main() -> int:
         print(f"throughput: romforge (best setting) / hashlib once = {ratio:.2f}  (target >= 0.50)  "
               f"{'OK' if ratio >= 0.5 else 'MISSED'}")
 
-        # -- 2: the image step with and without the hashtree footer (proxy) --------------------------
-        def plain() -> None:
-            out = work / "plain.img"
-            out.unlink(missing_ok=True)
-            build_image(tree, PARTITION, "erofs", out, workdir=work)
+        # -- 2: the build's image step with and without AVB -------------------------------------------
+        profile = load_profile("alioth", [DEFAULT_PROFILE_DIR])
+        plan = avb_plan()
+        counter = iter(range(1 << 30))
 
-        def with_avb(jobs: int) -> None:
-            out = work / "avb.img"
-            out.unlink(missing_ok=True)
-            build_image(tree, PARTITION, "erofs", out, workdir=work)
-            add_hashtree_footer(out, partition_name=PARTITION, salt=SALT, jobs=jobs,
-                                properties={f"com.android.build.{PARTITION}.os_version": "14"})
+        def step_of(avb: AvbPlan | None, cores: int) -> None:
+            out = work / f"release-{next(counter)}"
+            release_images(profile, tree, out / "images", out / "image-work", NullProgress(), cores=Cores(cores),
+                           avb=avb, salt_seed=b"benchmark")
+            shutil.rmtree(out)
 
-        variants = {"without AVB": plain, "with AVB, 1 process": lambda: with_avb(1)}
-        if args.jobs > 1:
-            variants[f"with AVB, {args.jobs} processes"] = lambda: with_avb(args.jobs)
+        budgets = sorted({1, args.jobs})
+        variants = {}
+        for cores in budgets:
+            variants[f"without AVB, {cores} core(s)"] = (lambda c=cores: step_of(None, c))
+            variants[f"with AVB, {cores} core(s)"] = (lambda c=cores: step_of(plan, c))
         step = {name: float("inf") for name in variants}
         for _ in range(args.runs):
             for name, fn in variants.items():
                 step[name] = min(step[name], timed(fn))
+        total = sum(p.stat().st_size for p in (rom / "SYSTEM").rglob("*") if p.is_file()) / 2**20
         print()
-        print("image step (proxy until the build integration exists: build_image of the partition, "
-              "then add_hashtree_footer):")
-        for name, seconds in step.items():
-            ratio = seconds / step["without AVB"]
-            verdict = "" if name == "without AVB" else f"  (target <= 1.30)  {'OK' if ratio <= 1.3 else 'MISSED'}"
-            print(f"  {name:<24} {seconds:6.2f}s  {ratio:5.2f}x{verdict}")
+        print(f"image step (release_images of the {len(profile.partitions)} partitions alioth builds; "
+              f"SYSTEM/ alone holds {total:.0f} MiB):")
+        for cores in budgets:
+            plain = step[f"without AVB, {cores} core(s)"]
+            signed = step[f"with AVB, {cores} core(s)"]
+            ratio = signed / plain
+            print(f"  {cores} core(s): without AVB {plain:6.2f}s   with AVB {signed:6.2f}s   {ratio:5.2f}x  "
+                  f"(target <= 1.30)  {'OK' if ratio <= 1.3 else 'MISSED'}")
     return 0
 
 

@@ -32,6 +32,7 @@ class SigningTable(Table):
     ota_key: HostPath | None = None
     ota_next_key: HostPath | None = None  # rotating the OTA key: the next releases trust this one
     overlay_key: HostPath | None = None
+    avb_key: HostPath | None = Field(None, description="PEM RSA-2048/4096 key that signs vbmeta (AVB)")
 
 
 def _issues_url(value: str) -> str:
@@ -164,6 +165,7 @@ class Workspace:
     romtype: str = "weekly"
     updater: UpdaterSettings = UpdaterSettings()
     ota_next_key: Path | None = None  # KEY (KEY.x509.pem) the releases trust while the OTA key rotates
+    avb_key: Path | None = None  # PEM RSA key that signs vbmeta.img / vbmeta_system.img; None: the TEST key
 
 
 def load_workspace(path: Path | None = None, *, required: bool = True) -> Workspace:
@@ -200,6 +202,7 @@ def load_workspace(path: Path | None = None, *, required: bool = True) -> Worksp
         updater=updater,
         **{**settings, "romtype": updater.release_type},
         ota_next_key=root / signing.ota_next_key if signing.ota_next_key is not None else None,
+        avb_key=root / signing.avb_key if signing.avb_key is not None else None,
     )
 
 

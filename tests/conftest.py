@@ -115,3 +115,43 @@ def files_under(root: Path) -> list[str]:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+# ---- a base ROM with Android Verified Boot on, and one release of it (tests/avbrom.py) ----
+
+AVB_DATE = "2026-11-27"
+
+
+def romforge(*args):
+    """The real CLI in-process, without changing directory (for session fixtures)."""
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def make_workspace(root: Path, base: Path, ota_key: Path, *, signing: str = "") -> Path:
+    """A workspace at root/ws on `base`, the profiles' OTA key in keys/, optional [signing] lines."""
+    ws = root / "ws"
+    (ws / "keys").mkdir(parents=True)
+    for suffix in (".pk8", ".x509.pem"):
+        shutil.copy(f"{ota_key}{suffix}", ws / "keys" / f"releasekey{suffix}")
+    shutil.copytree(REPO / "examples/workspace/overlays", ws / "overlays")
+    (ws / "romforge.toml").write_text(f'[workspace]\nrom_name = "testrom"\nbase_rom = "{base}"\n'
+                                      f'releases = "releases"\n{signing}')
+    return ws
+
+
+@pytest.fixture(scope="session")
+def avb_ws(tmp_path_factory: pytest.TempPathFactory, sample_rom: Path, ota_test_key: Path) -> Path:
+    from avbrom import avb_base
+
+    root = tmp_path_factory.mktemp("avbws")
+    base = avb_base(sample_rom, root / "avb-base", ota_cert=Path(f"{ota_test_key}.x509.pem"))
+    return make_workspace(root, base, ota_test_key)
+
+
+@pytest.fixture(scope="session")
+def avb_release(avb_ws: Path) -> tuple[Path, str]:
+    """One release of the AVB base, built once per worker through the CLI: (release dir, build log).
+    Read-only: tests that change it work on a copy."""
+    result = romforge("build", "alioth", "--version", "1.0", "--date", AVB_DATE, "--workspace", avb_ws)
+    assert result.exit_code == 0, result.output
+    return avb_ws / "releases/alioth/1.0", result.output

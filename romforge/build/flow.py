@@ -97,7 +97,8 @@ def package(ctx: BuildContext, p: BuildPlan, tree: RomTree, out: Path, findings:
 
     progress = ctx.progress
     out.mkdir()
-    images = release_images(p.profile, tree, out / IMAGES_DIR, out.parent / "image-work", progress, cores=ctx.cores)
+    images = release_images(p.profile, tree, out / IMAGES_DIR, out.parent / "image-work", progress, cores=ctx.cores,
+                            avb=p.avb, salt_seed=p.avb_salt_seed())
     stale = {f"IMAGES/{part}.img" for part in tree.partitions()} | {f"IMAGES/{part}.map" for part in tree.partitions()}
     stale |= {image_name(name) for name in images}  # the boot chain the release carries on
     progress.step("package target-files.zip", total=len(tree.entries) + len(tree.extras) + 16)

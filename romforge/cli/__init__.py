@@ -22,10 +22,11 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    from romforge.cli import avb, base, bootanim, build, locale, ota, overlay, profile, t9, updater, weekly
+    from romforge.cli import avb, base, bootanim, build, locale, ota, overlay, profile, release, t9, updater, weekly
 
     for command in (profile.profile, build.sample_rom, build.build, ota.ota, weekly.weekly, weekly.site,
-                    bootanim.bootanim, overlay.overlay, locale.locale, t9.t9, avb.avb, updater.updater, base.base):
+                    bootanim.bootanim, overlay.overlay, locale.locale, t9.t9, avb.avb, updater.updater, base.base,
+                    release.release):
         cli.add_command(command)
 
 

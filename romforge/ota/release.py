@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from romforge.avb.build import AvbPlan
+from romforge.ota.avbstep import verified_boot
 from romforge.errors import ConfigError
 from romforge.ota.bootchain import copy_passthrough_images, ota_partitions
 from romforge.ota.caremap import care_map
@@ -46,15 +48,17 @@ def workspace_key(workspace: Path | None) -> OtaKey:
 
 
 def release_images(profile: DeviceProfile, tree: RomTree, out_dir: Path, workdir: Path,
-                   progress: Progress, cores: Cores | None = None) -> dict[str, PartitionImage]:
+                   progress: Progress, cores: Cores | None = None, avb: AvbPlan | None = None,
+                   salt_seed: bytes = b"") -> dict[str, PartitionImage]:
     """images/<partition>.img for every partition the profile builds, in the profile's filesystem,
-    and (A/B devices) the rest of the boot chain META/ab_partitions.txt lists, as the base has it."""
+    and (A/B devices) the rest of the boot chain META/ab_partitions.txt lists, as the base has it;
+    with `avb`, footered and described by the vbmeta images signed beside them."""
     wanted = {p: fs for p, fs in profile.partitions.items() if p in tree.partitions()}
     progress.step("images", total=len(wanted))
     images = build_images(tree, wanted, out_dir, workdir=workdir, advance=progress.advance, cores=cores)
     if profile.ab:
         images.update(copy_passthrough_images(tree, [p for p in ota_partitions(tree) if p not in images], out_dir))
-    return images
+    return images if avb is None else verified_boot(images, tree, avb, out_dir, progress, cores, salt_seed)
 
 
 def release_full_ota(profile: DeviceProfile, tree: RomTree, images: dict[str, PartitionImage], out: Path,

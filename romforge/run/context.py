@@ -37,11 +37,12 @@ class Keys:
     overlay: SigningKey
     overlay_label: str
     ota_key: Path | None = None  # romforge.toml [signing] ota_key; a profile may name its own
+    avb_key: Path | None = None  # romforge.toml [signing] avb_key; None: the bundled AVB TEST key
 
     @classmethod
     def of(cls, ws: Workspace) -> "Keys":
         if ws.overlay_key is None:
-            return cls(SigningKey.sample(), TEST_OVERLAY_KEY, ws.ota_key)
+            return cls(SigningKey.sample(), TEST_OVERLAY_KEY, ws.ota_key, ws.avb_key)
         prefix = ws.overlay_key
         key = SigningKey(prefix.with_name(prefix.name + ".pk8"), prefix.with_name(prefix.name + ".x509.pem"))
         for part in (key.pk8, key.cert):
@@ -49,7 +50,7 @@ class Keys:
                 raise ConfigError(f"overlay signing key part {part.name} not found", file=part,
                                   hint="[signing] overlay_key names KEY for KEY.pk8 and KEY.x509.pem")
         label = "workspace key sha256:" + hashlib.sha256(key.cert.read_bytes()).hexdigest()[:16]
-        return cls(key, label, ws.ota_key)
+        return cls(key, label, ws.ota_key, ws.avb_key)
 
     @property
     def overlay_digest(self) -> str:
