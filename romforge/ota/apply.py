@@ -3,10 +3,11 @@
 Everything is checked before a single output byte is written: the zip's whole-file
 signature, metadata and payload signatures (with a key), payload_properties hashes,
 every data blob's SHA-256, manifest consistency (block size, minor version, contiguous
-data offsets, extents inside partitions, every block written exactly once, no operation
-reading a block an earlier one wrote) and, for an incremental, every source image's
-size and SHA-256. Images are then written to temporary names in the output directory,
-their SHA-256 checked against the manifest, and renamed into place together.
+data offsets, extents inside partitions, every block written exactly once) and, for an
+incremental, every source image's size and SHA-256. Images are then written to temporary
+names in the output directory (operations read the source image and write that separate
+target, as update_engine does on A/B devices, so their order is free), their SHA-256
+checked against the manifest, and renamed into place together.
 """
 
 from __future__ import annotations
@@ -162,7 +163,6 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                                      f"{_extent_blocks(op.dst_extents)}")
         if -1 in writer:
             raise _fail(pkg, f"{name}: block {writer.index(-1)} is never written")
-        _check_order(pkg, part, writer)
     if m.signatures_offset != offset:
         raise _fail(pkg, f"signatures_offset {m.signatures_offset} is not the end of the data ({offset})")
     end = payload.data_offset + m.signatures_offset + m.signatures_size
@@ -177,16 +177,6 @@ def _blob_sha256(payload: Payload, op) -> bytes:
     for at in range(0, op.data_length, PIECE):
         h.update(read(at, min(PIECE, op.data_length - at)))
     return h.digest()
-
-
-def _check_order(pkg: OtaPackage, part, writer: list[int]) -> None:
-    """No operation may read a block that an earlier operation already wrote."""
-    for index, op in enumerate(part.operations):
-        for e in op.src_extents:
-            for b in range(e.start_block, min(e.start_block + e.num_blocks, len(writer))):
-                if writer[b] < index:
-                    raise _fail(pkg, f"{part.partition_name} operation {index} reads block {b}, which operation "
-                                     f"{writer[b]} wrote before it")
 
 
 def _open_payload(pkg: OtaPackage):
