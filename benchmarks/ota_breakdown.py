@@ -18,11 +18,11 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from ota_estimate import _DIGITS, _pair_cost
+from ota_estimate import _pair_cost, changed_files
 from romforge.ota.delta import plan_delta
 from romforge.ota.images import file_map
 from romforge.ota.payload import OP_NAMES
-from romforge.tree import FILE, RomTree, image_name
+from romforge.tree import RomTree, image_name
 
 
 def _kind(head: bytes) -> str:
@@ -31,20 +31,7 @@ def _kind(head: bytes) -> str:
 
 def _estimates(old_tree: RomTree, new_tree: RomTree, partition: str) -> dict[str, int]:
     """new file path → the AOSP-style estimate's bytes for it (changed and new files only)."""
-    old_files = {e.path for e in old_tree.iter_entries(partition, kind=FILE)}
-    stripped: dict[str, list[str]] = defaultdict(list)
-    for p in old_files:
-        stripped[_DIGITS.sub("", p)].append(p)
-    out = {}
-    for e in new_tree.iter_entries(partition, kind=FILE):
-        source = e.path if e.path in old_files else None
-        if source is None and len(stripped.get(_DIGITS.sub("", e.path), ())) == 1:
-            source = stripped[_DIGITS.sub("", e.path)][0]
-        new = new_tree.read(partition, e.path)
-        old = old_tree.read(partition, source) if source is not None else None
-        if old != new:
-            out[e.path] = _pair_cost((old, new))
-    return out
+    return {path: _pair_cost((old, new)) for path, old, new in changed_files(old_tree, new_tree, partition)}
 
 
 def main() -> int:
