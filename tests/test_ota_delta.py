@@ -218,3 +218,26 @@ def test_new_files_find_their_old_versions() -> None:
     assert got["moved/libgone.so"][:2] == ("copy", "moved")  # same bytes elsewhere
     assert got["etc/new.xml"] == ("diff", "kind", [(13, 1)])  # an xml next to it, tried as a base
     assert got["lib/libfresh.so"][0] == "diff"  # another .so is tried; the diff is kept only if smaller
+
+
+@pytest.mark.parametrize("margin", ["before", "after"])
+def test_a_piece_cut_with_a_margin_on_one_side_finds_its_alignment(margin, tmp_path) -> None:
+    """A large file's first and last pieces get old bytes with a margin on one side only.
+    Sparse data (mostly zeros, as in a binary's data tables) agrees three quarters with
+    itself at almost any offset, so a wrong first guess is followed to the end, a diff of
+    noise; the guess is checked against the margin on either side."""
+    from independent_ota import _bspatch
+    from romforge.ota.bsdiff import bsdf2, make_patch
+
+    rng = random.Random(4)
+    sparse = bytearray(6 << 20)
+    for at in range(0, len(sparse), 12):
+        sparse[at] = rng.randrange(1, 256)
+    new = bytearray(sparse)
+    for at in range(1000, len(new), 400_000):
+        new[at:at + 4] = b"edit"
+    extra = rng.randbytes(1 << 20)
+    old = extra + bytes(sparse) if margin == "before" else bytes(sparse) + extra
+    patch = bsdf2(make_patch(old, bytes(new)).streams(), len(new))
+    assert len(patch) < 4096, len(patch)  # a wrong alignment costs about a megabyte
+    assert _bspatch(tmp_path, old, patch) == new

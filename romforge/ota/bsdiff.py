@@ -217,6 +217,27 @@ def _windows(old: bytes, piece: bytes, centre: int, cached: list) -> Iterator[tu
             yield tuple(cached)  # type: ignore[misc]
 
 
+PROBE = 64 << 10  # new bytes compared at each first alignment tried
+
+
+def _first_alignment(old: bytes, new: bytes) -> int:
+    """Where the new bytes most likely start in the old ones: the old bytes cut out of a file
+    in proportion (delta.py) carry a margin on both sides (centred), only after (a file's first
+    piece: at 0) or only before (its last piece: at the end); of the three, the one under which
+    the first PROBE bytes agree most."""
+    from detools.bsdiff import add_bytes
+
+    piece = new[:PROBE]
+    best, best_same = (len(old) - len(new)) // 2, -1
+    for delta in ((len(old) - len(new)) // 2, 0, len(old) - len(new)):
+        if delta < 0 or delta + len(piece) > len(old):
+            continue
+        same = add_bytes(piece, old[delta:delta + len(piece)].translate(NEGATE)).count(0)
+        if same > best_same:
+            best, best_same = delta, same
+    return best
+
+
 def make_patch(old: bytes, new: bytes) -> Patch:
     """A patch from `old` to `new` that follows their alignment: while new bytes agree (mostly)
     with old bytes at the current offset, they are added there, with no search at all (code
@@ -226,7 +247,7 @@ def make_patch(old: bytes, new: bytes) -> Patch:
     is new bytes; the next stretch is then longer, so new content costs few searches.
     bsdiff's own scan searches at every byte."""
     patch = Patch()
-    pos, delta = 0, (len(old) - len(new)) // 2
+    pos, delta = 0, _first_alignment(old, new)
     stretch = STRETCH
     cached: list = []
     while pos < len(new):
