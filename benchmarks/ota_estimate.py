@@ -93,21 +93,28 @@ def _pair_cost(job: tuple[bytes | None, bytes]) -> int:
     return _bsdiff40_size(old, new)
 
 
+def changed_files(old_tree: RomTree, new_tree: RomTree, partition: str):
+    """(path, old bytes or None, new bytes) of every new file of the partition that is not the
+    same as its old version (same path, else the one old path equal with digits stripped)."""
+    old_files = {e.path for e in old_tree.iter_entries(partition, kind=FILE)} \
+        if partition in old_tree.partitions() else set()
+    stripped: dict[str, list[str]] = {}
+    for p in old_files:
+        stripped.setdefault(_DIGITS.sub("", p), []).append(p)
+    for e in new_tree.iter_entries(partition, kind=FILE):
+        source = e.path if e.path in old_files else None
+        if source is None and len(stripped.get(_DIGITS.sub("", e.path), ())) == 1:
+            source = stripped[_DIGITS.sub("", e.path)][0]
+        new = new_tree.read(partition, e.path)
+        old = old_tree.read(partition, source) if source is not None else None
+        if old is not None and old == new:
+            continue
+        yield e.path, old, new
+
+
 def _jobs(old_tree: RomTree, new_tree: RomTree):
     for partition in new_tree.partitions():
-        old_files = {e.path for e in old_tree.iter_entries(partition, kind=FILE)} \
-            if partition in old_tree.partitions() else set()
-        stripped: dict[str, list[str]] = {}
-        for p in old_files:
-            stripped.setdefault(_DIGITS.sub("", p), []).append(p)
-        for e in new_tree.iter_entries(partition, kind=FILE):
-            source = e.path if e.path in old_files else None
-            if source is None and len(stripped.get(_DIGITS.sub("", e.path), ())) == 1:
-                source = stripped[_DIGITS.sub("", e.path)][0]
-            new = new_tree.read(partition, e.path)
-            old = old_tree.read(partition, source) if source is not None else None
-            if old is not None and old == new:
-                continue
+        for _path, old, new in changed_files(old_tree, new_tree, partition):
             yield old, new
 
 

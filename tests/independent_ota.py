@@ -5,15 +5,14 @@ decoded from the protobuf wire format here (field numbers written down from
 update_metadata.proto, not taken from romforge's .proto), data is decompressed and patched by
 Debian's command-line tools (`xz -d`, `bzip2 -d`, `bspatch`), BSDF2 patches are turned into BSDIFF40 with the `brotli` and
 `bzip2` tools), PUFFDIFF's puffing and huffing is tests/independent_puffin.py's (a second
-implementation of puffin's format) around Debian's bspatch, and the update is applied IN
-PLACE on a copy of the source image, so an operation that reads a block an earlier one
-already wrote produces a wrong image.
+implementation of puffin's format) around Debian's bspatch. The update is applied as
+update_engine applies an A/B payload: every source extent is read from the source image (the
+other slot, opened read-only) and every operation writes a separate, new target image.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import struct
 import subprocess
 import tempfile
@@ -172,53 +171,59 @@ def _puffpatch(work: Path, src: bytes, patch: bytes) -> bytes:
     return huffed_stream(dst_puffed, dst_info["deflates"], dst_info["puffs"])
 
 
-def apply_in_place(payload: RawPayload, source: Path | None, out_dir: Path) -> dict[str, str]:
-    """Apply every partition with Debian's tools, in place; returns name → SHA-256 of the result."""
+def apply_ab(payload: RawPayload, source: Path | None, out_dir: Path) -> dict[str, str]:
+    """Apply every partition with Debian's tools, A/B style (source read-only, a new target);
+    returns name → SHA-256 of the result."""
     digests = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="independent-ota-") as tmp:
         work = Path(tmp)
         for part in payload.partitions:
             image = out_dir / f"{part.name}.img"
-            if part.old_size is not None:
-                shutil.copyfile(source / f"{part.name}.img", image)  # the update runs on this copy, in place
-            else:
-                image.write_bytes(b"")
-            with open(image, "r+b") as f:
-                f.truncate(max(part.new_size, part.old_size or 0))
-                for op in part.ops:
-                    size = sum(n for _, n in op.dst) * BLOCK
-                    blob = b""
-                    if op.data_length is not None:
-                        start = payload.data_start + op.data_offset
-                        blob = payload.data[start:start + op.data_length]
-                    src = b""
-                    for s, n in op.src:
-                        f.seek(s * BLOCK)
-                        src += f.read(n * BLOCK)
-                    if op.type == REPLACE:
-                        new = blob
-                    elif op.type == REPLACE_XZ:
-                        new = _tool(["xz", "-d", "-c"], blob)
-                    elif op.type == REPLACE_BZ:
-                        new = _tool(["bzip2", "-d", "-c"], blob)
-                    elif op.type == ZERO:
-                        new = b""
-                    elif op.type == SOURCE_COPY:
-                        new = src
-                    elif op.type in (SOURCE_BSDIFF, BROTLI_BSDIFF):
-                        new = _bspatch(work, src, blob)
-                    elif op.type == PUFFDIFF:
-                        new = _puffpatch(work, src, blob)
-                    else:
-                        raise AssertionError(f"operation type {op.type} is not expected in romforge payloads")
-                    assert len(new) <= size
-                    new += b"\0" * (size - len(new))
-                    pos = 0
-                    for s, n in op.dst:
-                        f.seek(s * BLOCK)
-                        f.write(new[pos:pos + n * BLOCK])
-                        pos += n * BLOCK
-                f.truncate(part.new_size)
+            old = open(source / f"{part.name}.img", "rb") if part.old_size is not None else None
+            try:
+                with open(image, "wb") as f:
+                    f.truncate(part.new_size)
+                    for op in part.ops:
+                        _apply_op(work, payload, op, old, f)
+            finally:
+                if old is not None:
+                    old.close()
             digests[part.name] = hashlib.sha256(image.read_bytes()).hexdigest()
     return digests
+
+
+def _apply_op(work: Path, payload: RawPayload, op: RawOp, old, f) -> None:
+    """One operation: its source blocks from `old`, its output into the target `f`."""
+    size = sum(n for _, n in op.dst) * BLOCK
+    blob = b""
+    if op.data_length is not None:
+        start = payload.data_start + op.data_offset
+        blob = payload.data[start:start + op.data_length]
+    src = b""
+    for s, n in op.src:
+        old.seek(s * BLOCK)
+        src += old.read(n * BLOCK)
+    if op.type == REPLACE:
+        new = blob
+    elif op.type == REPLACE_XZ:
+        new = _tool(["xz", "-d", "-c"], blob)
+    elif op.type == REPLACE_BZ:
+        new = _tool(["bzip2", "-d", "-c"], blob)
+    elif op.type == ZERO:
+        new = b""
+    elif op.type == SOURCE_COPY:
+        new = src
+    elif op.type in (SOURCE_BSDIFF, BROTLI_BSDIFF):
+        new = _bspatch(work, src, blob)
+    elif op.type == PUFFDIFF:
+        new = _puffpatch(work, src, blob)
+    else:
+        raise AssertionError(f"operation type {op.type} is not expected in romforge payloads")
+    assert len(new) <= size
+    new += b"\0" * (size - len(new))
+    pos = 0
+    for s, n in op.dst:
+        f.seek(s * BLOCK)
+        f.write(new[pos:pos + n * BLOCK])
+        pos += n * BLOCK

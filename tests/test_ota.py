@@ -1,5 +1,5 @@
 """A/B OTA packages: full and incremental payloads of two sample ROM versions, applied by romforge
-and by an independent path (Debian's xz/bzip2/bspatch and a second puffin codec, in place),
+and by an independent path (Debian's xz/bzip2/bspatch and a second puffin codec, reading the source slot and writing a new image),
 signatures checked with openssl, and tampered packages rejected before any image is written.
 
 Week 2 also changes a jar and an APK (deflate-aware PUFFDIFF), renames a versioned library
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from independent_ota import (BROTLI_BSDIFF, PUFFDIFF, REPLACE_XZ, SOURCE_COPY, apply_in_place, read_payload,
+from independent_ota import (BROTLI_BSDIFF, PUFFDIFF, REPLACE_XZ, SOURCE_COPY, apply_ab, read_payload,
                              read_payload_from_zip, wire_fields)
 from otakit import zip_of
 from romforge.ota.generate import ota_from_target_files, ota_partitions, target_images
@@ -112,10 +112,10 @@ def test_incremental_ota_applies_bit_exact_with_romforge(run, ota_env: dict, tmp
 
 
 @pytest.mark.parametrize("kind", ["full", "incremental"])
-def test_independent_in_place_apply_gives_the_same_images(ota_env: dict, tmp_path: Path, kind: str) -> None:
+def test_independent_ab_apply_gives_the_same_images(ota_env: dict, tmp_path: Path, kind: str) -> None:
     payload = read_payload_from_zip(ota_env[kind])
     source = ota_env["images"]["old"]["system"].parent
-    digests = apply_in_place(payload, source if kind == "incremental" else None, tmp_path / "out")
+    digests = apply_ab(payload, source if kind == "incremental" else None, tmp_path / "out")
     assert digests == _expected(ota_env)
     for part in payload.partitions:
         assert part.new_hash.hex() == _expected(ota_env)[part.name]

@@ -1,6 +1,7 @@
 """The delta planner on its own: raw images with no file map, explicit file maps, the minor
 version deciding the operations, the run cache, and how new files find their old versions.
-Every plan is written as a real payload and applied in place by the independent applier."""
+Every plan is written as a real payload and applied by the independent applier, A/B style
+(sources read from the old image, a separate new image written)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from otakit import zip_of
-from independent_ota import BROTLI_BSDIFF, PUFFDIFF, SOURCE_BSDIFF, apply_in_place, read_payload
+from independent_ota import BROTLI_BSDIFF, PUFFDIFF, SOURCE_BSDIFF, apply_ab, read_payload
 from romforge.ota.delta import plan_delta
 from romforge.ota.keys import load_signing_key
 from romforge.ota.matching import BlockDigests, pair_files
@@ -27,7 +28,7 @@ def _code(rng: random.Random, n: int) -> bytes:
 
 
 def _apply(tmp: Path, key_name: Path, old: Path, new: Path, operations, minor: int) -> tuple[set[int], int]:
-    """Write the plan as a payload, apply it in place independently; (operation types, data bytes)."""
+    """Write the plan as a payload, apply it independently; (operation types, data bytes)."""
     plan = PartitionPlan("system", new.stat().st_size, hashlib.sha256(new.read_bytes()).digest(), operations,
                          old.stat().st_size, hashlib.sha256(old.read_bytes()).digest())
     payload = tmp / "payload.bin"
@@ -36,7 +37,7 @@ def _apply(tmp: Path, key_name: Path, old: Path, new: Path, operations, minor: i
     source = tmp / "source"
     source.mkdir(exist_ok=True)
     (source / "system.img").write_bytes(old.read_bytes())
-    digests = apply_in_place(raw, source, tmp / "out")
+    digests = apply_ab(raw, source, tmp / "out")
     assert digests["system"] == hashlib.sha256(new.read_bytes()).hexdigest()
     return {op.type for op in raw.partitions[0].ops}, sum(op.data_length or 0 for op in raw.partitions[0].ops)
 
@@ -63,13 +64,36 @@ def raw_pair(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("minor,kind", [(3, SOURCE_BSDIFF), (7, BROTLI_BSDIFF)])
-def test_a_raw_image_diffs_well_and_applies_in_place(raw_pair, ota_test_key, tmp_path, minor, kind) -> None:
+def test_a_raw_image_diffs_well_and_applies(raw_pair, ota_test_key, tmp_path, minor, kind) -> None:
     old, new = raw_pair
     operations = plan_delta(old, new, minor_version=minor, jobs=2)
     types, data = _apply(tmp_path, ota_test_key, old, new, operations, minor)
     assert kind in types
     assert not types & ({BROTLI_BSDIFF, PUFFDIFF} if minor < 4 else {SOURCE_BSDIFF})
     assert data * 20 < new.stat().st_size, data
+
+
+def test_a_table_whose_every_entry_moved_is_diffed_not_sent_again(ota_test_key, tmp_path) -> None:
+    """A relinked binary's lookup table (.eh_frame_hdr: pairs of increasing offsets) where code
+    grew before it: every entry differs by the same amount, no 8 bytes agree, so bsdiff finds
+    no match; the aligned diff is a regular pattern that costs next to nothing."""
+    import struct
+
+    rng = random.Random(11)
+    code = _code(rng, 1 << 20)
+    pcs = [0x1000]
+    for _ in range(64 * 1024 - 1):
+        pcs.append(pcs[-1] + rng.randrange(16, 400))
+    table = b"".join(struct.pack("<ii", pc - 0x1000000, pc * 3 - 0x2000000) for pc in pcs)
+    old = code + table
+    new = code[:5000] + _code(rng, 0x30) + code[5000:] + \
+        b"".join(struct.pack("<ii", pc + 0x30 - 0x1000000, pc * 3 + 0x90 - 0x2000000) for pc in pcs)
+    old_img, new_img = tmp_path / "old.img", tmp_path / "new.img"
+    old_img.write_bytes(old + bytes(-len(old) % BLOCK))
+    new_img.write_bytes(new + bytes(-len(new) % BLOCK))
+    operations = plan_delta(old_img, new_img, minor_version=7, jobs=1)
+    _, data = _apply(tmp_path, ota_test_key, old_img, new_img, operations, 7)
+    assert data * 20 < len(table), data  # as new bytes: about a quarter of it
 
 
 def _image(files: list[bytes]) -> tuple[bytes, dict[str, list[tuple[int, int]]]]:
@@ -106,6 +130,53 @@ def test_the_minor_version_decides_whether_a_jar_becomes_a_puffdiff(mapped_pair,
     types, _ = _apply(tmp_path, ota_test_key, old, new, operations, minor)
     assert (PUFFDIFF in types) == (minor >= 5)
     assert BROTLI_BSDIFF in types
+
+
+def _swapped_jars(rng: random.Random) -> tuple[bytes, bytes, dict, dict]:
+    """Two jars that trade places in the image and both change: each new jar lands on the
+    blocks the other old jar held (what every changed jar of a real week does somewhere)."""
+    jars = []
+    for j in range(2):
+        classes = {f"j{j}/C{i}.class": _code(rng, rng.randrange(3000, 9000)) for i in range(25)}
+        changed = dict(classes)
+        for name in sorted(classes)[::5]:
+            changed[name] = classes[name][:700] + b"a new method" + classes[name][700:]
+        jars.append((zip_of(classes), zip_of(changed)))
+    old, old_map = _image([jars[0][0], jars[1][0]])
+    new, new_map = _image([jars[1][1], jars[0][1]])
+    return old, new, {"a.jar": old_map["file0"], "b.jar": old_map["file1"]}, \
+        {"b.jar": new_map["file0"], "a.jar": new_map["file1"]}
+
+
+def test_jars_that_trade_places_stay_puffdiffs_read_from_the_source_slot(ota_test_key, tmp_path) -> None:
+    """An A/B payload reads every source from the old slot, so an operation may read blocks an
+    earlier one wrote: both jars stay PUFFDIFFs (an in-place order would have made them one
+    plain diff of the compressed bytes), and both appliers rebuild the image from the source."""
+    from romforge.ota.apply import apply_operation
+    from romforge.ota.payload import parse_payload
+
+    old, new, old_map, new_map = _swapped_jars(random.Random(5))
+    (tmp_path / "old.img").write_bytes(old)
+    (tmp_path / "new.img").write_bytes(new)
+    operations = plan_delta(tmp_path / "old.img", tmp_path / "new.img", minor_version=7, old_files=old_map,
+                            new_files=new_map, jobs=1)
+    puffs = [op for op in operations if op.type == PUFFDIFF]
+    assert len(puffs) == 2
+    written: set[int] = set()
+    reads_written = False
+    for op in operations:
+        reads_written |= any(b in written for s, n in op.src for b in range(s, s + n))
+        written |= {b for s, n in op.dst for b in range(s, s + n)}
+    assert reads_written  # applied in place, this order would read its own output
+    _apply(tmp_path, ota_test_key, tmp_path / "old.img", tmp_path / "new.img", operations, 7)
+    with open(tmp_path / "payload.bin", "rb") as f, open(tmp_path / "old.img", "rb") as src, \
+            open(tmp_path / "ours.img", "w+b") as out:
+        payload = parse_payload(f, size=(tmp_path / "payload.bin").stat().st_size, source="payload.bin")
+        out.truncate(len(new))
+        for op in payload.manifest.partitions[0].operations:
+            apply_operation(op, payload, src, out)
+    assert (tmp_path / "ours.img").read_bytes() == new
+    assert (tmp_path / "old.img").read_bytes() == old
 
 
 def test_the_run_cache_gives_the_same_operations_and_ignores_what_it_did_not_write(mapped_pair, ota_test_key,
@@ -147,3 +218,26 @@ def test_new_files_find_their_old_versions() -> None:
     assert got["moved/libgone.so"][:2] == ("copy", "moved")  # same bytes elsewhere
     assert got["etc/new.xml"] == ("diff", "kind", [(13, 1)])  # an xml next to it, tried as a base
     assert got["lib/libfresh.so"][0] == "diff"  # another .so is tried; the diff is kept only if smaller
+
+
+@pytest.mark.parametrize("margin", ["before", "after"])
+def test_a_piece_cut_with_a_margin_on_one_side_finds_its_alignment(margin, tmp_path) -> None:
+    """A large file's first and last pieces get old bytes with a margin on one side only.
+    Sparse data (mostly zeros, as in a binary's data tables) agrees three quarters with
+    itself at almost any offset, so a wrong first guess is followed to the end, a diff of
+    noise; the guess is checked against the margin on either side."""
+    from independent_ota import _bspatch
+    from romforge.ota.bsdiff import bsdf2, make_patch
+
+    rng = random.Random(4)
+    sparse = bytearray(6 << 20)
+    for at in range(0, len(sparse), 12):
+        sparse[at] = rng.randrange(1, 256)
+    new = bytearray(sparse)
+    for at in range(1000, len(new), 400_000):
+        new[at:at + 4] = b"edit"
+    extra = rng.randbytes(1 << 20)
+    old = extra + bytes(sparse) if margin == "before" else bytes(sparse) + extra
+    patch = bsdf2(make_patch(old, bytes(new)).streams(), len(new))
+    assert len(patch) < 4096, len(patch)  # a wrong alignment costs about a megabyte
+    assert _bspatch(tmp_path, old, patch) == new

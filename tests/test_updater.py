@@ -29,7 +29,7 @@ import pytest
 
 import updater_phone as app
 from conftest import tree_snapshot
-from independent_ota import apply_in_place, read_payload
+from independent_ota import apply_ab, read_payload
 from romforge.release.versions import releases_of
 from romforge.release.weekly import run_weekly
 from romforge.workspace import load_workspace
@@ -172,7 +172,7 @@ def test_a_phone_fetches_over_http_and_installs_the_right_update(train: Train, t
                 assert hashlib.sha256(payload).digest() == base64.b64decode(properties["FILE_HASH"])
                 out = tmp_path / f"{device}-{version}-{update['raw']['incremental']}"
                 source = phone / "images" if update["raw"]["incremental"] else None
-                applied = apply_in_place(read_payload(payload), source, out)
+                applied = apply_ab(read_payload(payload), source, out)
                 assert applied == {name: target[name] for name in applied}, (device, version, update["name"])
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import files_under, tree_snapshot
-from independent_ota import apply_in_place, read_payload_from_zip
+from independent_ota import apply_ab, read_payload_from_zip
 from romforge.errors import ConfigError
 from romforge.ota.apply import apply_ota
 from romforge.release.versions import Version, releases_of, resolve_week, week_release_date
@@ -78,7 +78,7 @@ def test_two_weeks_changelog_index_and_no_op_rerun(git_workspace: Path, tmp_path
         applied = tmp_path / f"{device}-applied"
         apply_ota(delta, applied, source_dir=old / "images")
         independent = tmp_path / f"{device}-independent"
-        apply_in_place(read_payload_from_zip(delta), old / "images", independent)
+        apply_ab(read_payload_from_zip(delta), old / "images", independent)
         for image in sorted((new / "images").iterdir()):
             assert (applied / image.name).read_bytes() == image.read_bytes(), image.name
             assert (independent / image.name).read_bytes() == image.read_bytes(), image.name

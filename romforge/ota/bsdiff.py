@@ -18,7 +18,9 @@ short stretches against the old bytes near it, so its cost follows the changes, 
 from __future__ import annotations
 
 import bz2
+import zlib
 from dataclasses import dataclass, field
+from typing import Iterator
 
 BSDF2_MAGIC = b"BSDF2"
 BSDIFF40_MAGIC = b"BSDIFF40"
@@ -171,6 +173,12 @@ STRETCH = 16 << 10  # new bytes bsdiffed where the alignment is lost (growing wh
 NEAR = 64 << 10  # first against the old bytes this close to the alignment, then MARGIN
 
 
+def _regular(diff: bytes, piece: bytes) -> bool:
+    """A diff that differs often but regularly (zlib, fastest, packs it to a quarter of what the new
+    bytes pack to): a table of offsets or addresses, every entry moved by the same amount."""
+    return diff.count(0) * 4 >= len(diff) and len(zlib.compress(diff, 1)) * 4 <= len(zlib.compress(piece, 1))
+
+
 def _aligned(old: bytes, new: bytes, pos: int, delta: int, out: list[bytes]) -> int:
     """How far from `pos` new bytes follow old ones at `delta` (their diffs appended to `out`)."""
     from detools.bsdiff import add_bytes
@@ -181,7 +189,7 @@ def _aligned(old: bytes, new: bytes, pos: int, delta: int, out: list[bytes]) -> 
         if o < 0 or o + len(piece) > len(old):
             break
         diff = add_bytes(piece, old[o:o + len(piece)].translate(NEGATE))
-        if diff.count(0) < TRACK_SAME * len(piece):
+        if diff.count(0) < TRACK_SAME * len(piece) and not _regular(diff, piece):
             break
         out.append(bytes(diff))
         pos += len(piece)
@@ -191,49 +199,82 @@ def _aligned(old: bytes, new: bytes, pos: int, delta: int, out: list[bytes]) -> 
 WHOLE_OLD = 16 << 20  # old bytes up to this size are searched whole when nearer ones have nothing
 
 
+def _windows(old: bytes, piece: bytes, centre: int, cached: list) -> Iterator[tuple[int, int, bytearray | None]]:
+    """Old windows to search for `piece` (aligned near `centre`), nearest first: NEAR bytes
+    around it; MARGIN around it (on a grid, so one suffix sort serves several stretches);
+    then all the old bytes when there are at most WHOLE_OLD. `cached` holds the last
+    (lo, hi, suffix array) made."""
+    n = len(piece)
+    yield max(0, centre - NEAR), min(len(old), centre + n + NEAR), None
+    lo = max(0, centre - MARGIN) // MARGIN * MARGIN
+    hi = min(len(old), (centre + n + MARGIN) // MARGIN * MARGIN + MARGIN)
+    candidates = [(lo, hi)] + ([(0, len(old))] if len(old) <= WHOLE_OLD and (lo, hi) != (0, len(old)) else [])
+    for lo, hi in candidates:
+        if cached and cached[0] <= lo and hi <= cached[1]:
+            yield cached
+        else:
+            cached[:] = [lo, hi, suffix_array(old[lo:hi])]
+            yield tuple(cached)  # type: ignore[misc]
+
+
+PROBE = 64 << 10  # new bytes compared at each first alignment tried
+
+
+def _first_alignment(old: bytes, new: bytes) -> int:
+    """Where the new bytes most likely start in the old ones: the old bytes cut out of a file
+    in proportion (delta.py) carry a margin on both sides (centred), only after (a file's first
+    piece: at 0) or only before (its last piece: at the end); of the three, the one under which
+    the first PROBE bytes agree most."""
+    from detools.bsdiff import add_bytes
+
+    piece = new[:PROBE]
+    best, best_same = (len(old) - len(new)) // 2, -1
+    for delta in ((len(old) - len(new)) // 2, 0, len(old) - len(new)):
+        if delta < 0 or delta + len(piece) > len(old):
+            continue
+        same = add_bytes(piece, old[delta:delta + len(piece)].translate(NEGATE)).count(0)
+        if same > best_same:
+            best, best_same = delta, same
+    return best
+
+
 def make_patch(old: bytes, new: bytes) -> Patch:
     """A patch from `old` to `new` that follows their alignment: while new bytes agree (mostly)
     with old bytes at the current offset, they are added there, with no search at all (code
     that moved as a whole, its addresses changed); where the alignment is lost, a short
-    stretch is bsdiffed against the old bytes near it, and the alignment bsdiff lands on is
-    followed on. Where that finds nothing the search widens, in longer stretches: old bytes
-    within MARGIN (windows on a grid, so one suffix sort serves several stretches), then all
-    of them when there are at most WHOLE_OLD. bsdiff's own scan searches at every byte."""
+    stretch is bsdiffed against old windows ever wider (_windows) until one holds where it
+    comes from, and the alignment bsdiff lands on is followed on. A stretch no window explains
+    is new bytes; the next stretch is then longer, so new content costs few searches.
+    bsdiff's own scan searches at every byte."""
     patch = Patch()
-    pos, delta = 0, (len(old) - len(new)) // 2
-    stretch, level = STRETCH, 0
-    cached: tuple[int, int, bytearray] | None = None
+    pos, delta = 0, _first_alignment(old, new)
+    stretch = STRETCH
+    cached: list = []
     while pos < len(new):
         diffs: list[bytes] = []
         end = _aligned(old, new, pos, delta, diffs)
         if end > pos:
             patch.add(pos + delta, b"".join(diffs))
             pos = end
-            stretch, level = STRETCH, 0
+            stretch = STRETCH
             continue
         end = min(len(new), pos + stretch)
+        piece = new[pos:end]
         centre = min(max(0, pos + delta), len(old))
-        sa = None
-        if level == 0:
-            lo, hi = max(0, centre - NEAR), min(len(old), centre + (end - pos) + NEAR)
-        else:
-            if level >= 2 and len(old) <= WHOLE_OLD:
-                lo, hi = 0, len(old)
-            else:
-                lo = max(0, centre - MARGIN) // MARGIN * MARGIN
-                hi = min(len(old), (centre + (end - pos) + MARGIN) // MARGIN * MARGIN + MARGIN)
-            if cached is not None and cached[0] <= lo and hi <= cached[1]:
-                lo, hi, sa = cached
-            else:
-                sa = suffix_array(old[lo:hi])
-                cached = (lo, hi, sa)
-        sub = raw_diff(old[lo:hi], new[pos:end], sa)
+        best: tuple[int, Patch, int] | None = None
+        for lo, hi, sa in _windows(old, piece, centre, cached):
+            sub = raw_diff(old[lo:hi], piece, sa)
+            matched = sum(x for x, _, _ in sub.entries)
+            if best is None or matched > best[0]:
+                best = (matched, sub, lo)
+            if matched * 2 >= len(piece):  # bsdiff found where these bytes come from
+                break
+        matched, sub, lo = best  # type: ignore[misc]
         patch.extend(sub, lo)
-        if sum(x for x, _, _ in sub.entries) * 2 >= end - pos:  # bsdiff found where these bytes come from
+        if matched * 2 >= len(piece):
             delta = lo + sub.oldpos - end
-            stretch, level = STRETCH, 0
-        else:  # new bytes, or a source further away: look wider, in longer stretches
-            level += 1
+            stretch = STRETCH
+        else:  # new bytes: look in longer stretches
             stretch = min(WINDOW, stretch * 4)
         pos = end
     return patch

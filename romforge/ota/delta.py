@@ -14,7 +14,8 @@ bounded windows, for a 16-byte digest per block; then
 - the remaining blocks (superblock, inodes, or a whole image with no file map) are matched
   block by block against the whole old image, zero blocks become ZERO, and the rest is
   diffed in 8 MiB pieces against the old blocks in proportion,
-- ordering.py orders and fuses the work; each operation's data is then made on the cores
+- ordering.py orders and fuses the work (any order is valid in an A/B payload: sources are
+  read from the other slot); each operation's data is then made on the cores
   the caller's budget lends (run/cores.py), biggest first, each worker reading only its
   own blocks. With a run cache, an operation another build of the run already made from
   the same bytes is taken from it.
@@ -78,7 +79,7 @@ def plan_delta(old_image: Path, new_image: Path, *, minor_version: int, jobs: in
                             minor_version, new_blocks)
         covered = {b for node in nodes for b in blocks_of(node.dst)}
         nodes += _other_nodes(covered, old_files, old_digests, new_digests, old_index, old_blocks, new_blocks)
-    ordered = fuse_neighbours(order_nodes(absorb_small_copies(nodes), new_blocks))
+    ordered = fuse_neighbours(order_nodes(absorb_small_copies(nodes)))
     work = [(old_path, new_path, node.kind, [(s.kind, s.dst, s.src) for s in node.segments], minor_version,
              cache.root if cache is not None else None) for node in ordered]
     order = sorted(range(len(work)), key=lambda i: (ordered[i].kind in (COPY, ZERO), -ordered[i].blocks))
@@ -160,13 +161,13 @@ def _other_nodes(covered: set[int], old_files: dict[str, Extents], old: BlockDig
             nodes += [Node([Segment(DATA, [e])]) for e in _pieces(to_extents(leftover), DATA_BLOCKS)]
         elif old_files and len(meta) <= 4 * SEGMENT_BLOCKS:  # a filesystem's metadata: against the old one's
             for piece in _pieces(to_extents(leftover), SEGMENT_BLOCKS):
-                nodes.append(Node([Segment(DIFF, piece, to_extents(meta) if meta else [(0, 1)], True)]))
+                nodes.append(Node([Segment(DIFF, piece, to_extents(meta) if meta else [(0, 1)])]))
         else:  # a raw image: each piece against the old blocks at about the same place
             for piece in _pieces(to_extents(leftover), SEGMENT_BLOCKS):
                 first, last = piece[0][0], piece[-1][0] + piece[-1][1]
                 a = max(0, min(first, old_blocks - 1) - MARGIN_BLOCKS)
                 b = min(old_blocks, max(last, a + 1) + MARGIN_BLOCKS)
-                nodes.append(Node([Segment(DIFF, piece, [(a, b - a)], True)]))
+                nodes.append(Node([Segment(DIFF, piece, [(a, b - a)])]))
     return nodes
 
 
