@@ -140,11 +140,16 @@ def make_workspace(root: Path, base: Path, ota_key: Path, *, signing: str = "") 
 
 
 @pytest.fixture(scope="session")
-def avb_ws(tmp_path_factory: pytest.TempPathFactory, sample_rom: Path, ota_test_key: Path) -> Path:
+def avb_ws(tmp_path_factory: pytest.TempPathFactory, apk_cache: ApkCache, ota_test_key: Path) -> Path:
+    """The AVB base: an older-shaped sample (no ROOT/, no boot chain of its own) given exactly the
+    AVB setup avbrom describes, so the AVB tests know every image it holds."""
     from avbrom import avb_base
+    from romforge.samplerom import SampleSpec
 
     root = tmp_path_factory.mktemp("avbws")
-    base = avb_base(sample_rom, root / "avb-base", ota_cert=Path(f"{ota_test_key}.x509.pem"))
+    legacy = generate(root / "legacy-rom", spec=SampleSpec(system_as_root=False), files=300, seed=7,
+                      apk_cache=apk_cache)
+    base = avb_base(legacy, root / "avb-base", ota_cert=Path(f"{ota_test_key}.x509.pem"))
     return make_workspace(root, base, ota_test_key)
 
 

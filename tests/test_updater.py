@@ -358,3 +358,19 @@ def test_the_two_readings_of_the_app_order_versions_alike(a: str, b: str) -> Non
     from romforge.updater.app import _java_compare
 
     assert _java_compare(a, b) == (app.java_compare_to(a, b) > 0) - (app.java_compare_to(a, b) < 0)
+
+
+def test_every_release_of_the_train_passes_release_verify_and_avb_verify(train: Train, run) -> None:
+    """The sample ROM's real releases (three a device, with incrementals and a respin): the AVB
+    chain to every image, the OTAs against the build's own otacerts.zip, the boot chain in every OTA."""
+    for device in DEVICES:
+        result = run("release", "verify", train.releases / device, "--json")
+        data = json.loads(result.output)
+        assert result.exit_code == 0 and data["ok"] is True, result.output
+        assert [Path(r["release"]).name for r in data["releases"]] == train.versions(device)
+        for version in train.versions(device):
+            images = train.releases / device / version / "images"
+            assert {"boot", "init_boot", "vendor_boot", "dtbo", "vbmeta", "vbmeta_system"} <= {
+                p.stem for p in images.glob("*.img")}
+            verified = run("avb", "verify", images / "vbmeta.img")
+            assert verified.exit_code == 0, verified.output

@@ -93,7 +93,7 @@ def _write_base(firmware: StockFirmware, staging: Path, work: Path, tools: Tools
             fs_types[name] = fs
             _unpack(name, fs, image, staging, work, tools, report)
         progress.advance(1)
-    avb_lines, avb_unknown = avb_settings(kept)
+    avb_lines, avb_unknown = avb_settings(kept, footers=dict(firmware.images))
     report.unrecovered += avb_unknown
     (staging / MISC_INFO).write_text(misc_info_text(firmware, fs_types, avb_lines))
     (staging / AB_PARTITIONS).write_text(ab_partitions_text(list(firmware.images)))

@@ -6,6 +6,7 @@ guessed: it is returned as a finding for the import report."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from romforge.base.filesystems import FsEntry
@@ -23,8 +24,9 @@ def fs_config_text(entries: list[FsEntry], prefix: str) -> str:
     return "".join(lines)
 
 
-def avb_settings(images: dict[str, Path]) -> tuple[list[str], list[str]]:
-    """misc_info avb_* lines read from the vbmeta images and footers, and what could not be recovered."""
+def avb_settings(images: dict[str, Path], footers: dict[str, Path] | None = None) -> tuple[list[str], list[str]]:
+    """misc_info avb_* lines read from the vbmeta images and footers, and what could not be recovered.
+    `footers`: every image of the source, for the properties a filesystem image's footer signs."""
     lines: list[str] = []
     unknown: list[str] = []
     vbmetas = sorted(name for name in images if name.startswith("vbmeta"))
@@ -52,12 +54,50 @@ def avb_settings(images: dict[str, Path]) -> tuple[list[str], list[str]]:
                 members.append(d.partition_name)
                 described[d.partition_name] = "hashtree" if isinstance(d, HashtreeDescriptor) else "hash"
         if name != "vbmeta" and members:
-            lines.append(f"avb_{name}={' '.join(sorted(members))}")
+            lines.append(f"avb_{name}={' '.join(_include_order(image.descriptors, members))}")
     for partition, kind in sorted(described.items()):
         if kind == "hashtree":
             lines.append(f"avb_{partition}_hashtree_enable=true")
+            props = _footer_props((footers or images).get(partition), unknown)
+            if props:  # the properties the footer signs (os_version, fingerprint…), as avbtool's --prop
+                lines.append(f"avb_{partition}_add_hashtree_footer_args=" + " ".join(props))
     unknown.append("AVB signing keys (avb_*_key_path) cannot be recovered from images: set [signing] avb_key")
     return sorted(set(lines)), unknown
+
+
+def _include_order(descriptors, members: list[str]) -> list[str]:
+    """The order the build listed a vbmeta's partitions in: hash(tree) descriptors are sorted by
+    partition, but the properties each image brought (AOSP names them com.android.build.<p>.…)
+    keep the include order; partitions without one follow, sorted."""
+    from romforge.avb.descriptors import PropertyDescriptor
+
+    order: list[str] = []
+    for d in descriptors:
+        if isinstance(d, PropertyDescriptor) and d.key.startswith("com.android.build."):
+            partition = d.key[len("com.android.build."):].rsplit(".", 1)[0]
+            if partition in members and partition not in order:
+                order.append(partition)
+    return order + sorted(set(members) - set(order))
+
+
+def _footer_props(image: Path | None, unknown: list[str]) -> list[str]:
+    """`--prop KEY:VALUE` words (shell-quoted, as misc_info's args are split) of an image's footer."""
+    if image is None:
+        return []
+    from romforge.avb.descriptors import PropertyDescriptor
+    from romforge.avb.image import read_avb_image
+
+    try:
+        footer = read_avb_image(image)
+    except RomforgeError as exc:
+        unknown.append(f"{image.name}: AVB footer unreadable ({exc.message}); its footer properties left out")
+        return []
+    words = []
+    for d in footer.descriptors:
+        if isinstance(d, PropertyDescriptor):
+            value = d.value.decode("utf-8", "replace")
+            words.append(f"--prop {shlex.quote(f'{d.key}:{value}')}")
+    return words
 
 
 def misc_info_text(firmware: StockFirmware, fs_types: dict[str, str], avb_lines: list[str]) -> str:

@@ -73,8 +73,10 @@ def check_passthrough_images(tree: RomTree) -> None:
         source = _source_of(tree, name)
         stream = tree.open_extra(source)
         assert stream is not None
-        with stream:
-            size = stream.seek(0, 2)
+        size = 0
+        with stream:  # a zip base's member streams cannot seek: count what it reads
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                size += len(chunk)
         _check_size(tree, name, source, size)
 
 
