@@ -38,6 +38,7 @@ from trainkit import commit_all, git, write_workspace
 pytestmark = pytest.mark.xdist_group("updater-train")  # one worker builds the module's train once
 
 DEVICES = ("cepheus", "alioth")
+AVB_TEST_KEY = Path(__file__).resolve().parent.parent / "romforge/data/testkeys/avb_TEST_NEVER_SHIP_rsa4096.pem"
 FRIDAY_W48_NOON = int(dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc).timestamp())
 
 
@@ -372,5 +373,5 @@ def test_every_release_of_the_train_passes_release_verify_and_avb_verify(train: 
             images = train.releases / device / version / "images"
             assert {"boot", "init_boot", "vendor_boot", "dtbo", "vbmeta", "vbmeta_system"} <= {
                 p.stem for p in images.glob("*.img")}
-            verified = run("avb", "verify", images / "vbmeta.img")
+            verified = run("avb", "verify", images / "vbmeta.img", "--key", AVB_TEST_KEY)  # what the train signs with
             assert verified.exit_code == 0, verified.output
