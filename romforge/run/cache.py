@@ -156,16 +156,11 @@ def kept_directory() -> Path | None:
     return root
 
 
-@contextmanager
-def _kept(root: Path) -> Iterator[Path]:
-    yield root
-
-
 def run_directory() -> "contextlib.AbstractContextManager[Path]":
     """The directory for one run's shared results: ROMFORGE_CACHE_DIR's when it is set, else a
     private one removed after the run (see private_directory)."""
     kept = kept_directory()
-    return _kept(kept) if kept is not None else private_directory(_RUN_PREFIX)
+    return contextlib.nullcontext(kept) if kept is not None else private_directory(_RUN_PREFIX)
 
 
 class RunResults:
