@@ -26,9 +26,9 @@ REPLACE_TRY_SHARE = 10  # … when the patch is over a tenth of them (a good dif
 _MAGICS = {Op.BROTLI_BSDIFF: BSDF2_MAGIC, Op.SOURCE_BSDIFF: BSDIFF40_MAGIC, Op.PUFFDIFF: PUFF_MAGIC}
 
 
-def _patch_file(patch: Patch, new_size: int, minor: int) -> tuple[int, bytes]:
+def _patch_file(patch: Patch, new_size: int, minor: int, *, puffed: bool = False) -> tuple[int, bytes]:
     if minor >= 4:
-        return Op.BROTLI_BSDIFF, bsdf2(patch.streams(), new_size)
+        return Op.BROTLI_BSDIFF, bsdf2(patch.streams(), new_size, puffed=puffed)
     return Op.SOURCE_BSDIFF, bsdiff40(patch.streams(), new_size)
 
 
@@ -64,7 +64,7 @@ def _diff(old: ImageReader, new: ImageReader, segments: list, minor: int) -> tup
 
 def _puff(old: ImageReader, new: ImageReader, dst: Extents, src: Extents, minor: int) -> tuple[int, bytes]:
     old_bytes, new_bytes = old.read(src), new.read(dst)
-    patch = make_puffdiff(old_bytes, new_bytes, lambda a, b: _patch_file(make_patch(a, b), len(b), minor)[1])
+    patch = make_puffdiff(old_bytes, new_bytes, lambda a, b: _patch_file(make_patch(a, b), len(b), minor, puffed=True)[1])
     if patch is None:
         candidate = _patch_file(make_patch(old_bytes, new_bytes), len(new_bytes), minor)
     else:

@@ -112,7 +112,7 @@ def locate(data: bytes, entries: dict[str, ZipEntry], names: set[str], *,
     return extents, [p for _, _, p in found]
 
 
-def _assemble(data: bytes, deflates: list[BitExtent], puffs: list[bytes]) -> tuple[bytes, list[tuple[int, int]]]:
+def puffed_stream(data: bytes, deflates: list[BitExtent], puffs: list[bytes]) -> tuple[bytes, list[tuple[int, int]]]:
     """The puffed stream from puffs already made (puff_stream's layout, without puffing twice)."""
     out = bytearray()
     extents = []
@@ -156,8 +156,8 @@ def make_puffdiff(old: bytes, new: bytes, bsdiff: Callable[[bytes, bytes], bytes
     if not dst:
         return None
     src, src_puffs = locate(old, old_entries, names, verify=False)
-    src_puffed, src_extents = _assemble(old, src, src_puffs)
-    dst_puffed, dst_extents = _assemble(new, dst, dst_puffs)
+    src_puffed, src_extents = puffed_stream(old, src, src_puffs)
+    dst_puffed, dst_extents = puffed_stream(new, dst, dst_puffs)
     header = puffin_pb2.PatchHeader()
     header.version = PATCH_VERSION
     _stream_info(header.src, src, src_extents, len(src_puffed))
