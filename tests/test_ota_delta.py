@@ -241,3 +241,23 @@ def test_a_piece_cut_with_a_margin_on_one_side_finds_its_alignment(margin, tmp_p
     patch = bsdf2(make_patch(old, bytes(new)).streams(), len(new))
     assert len(patch) < 4096, len(patch)  # a wrong alignment costs about a megabyte
     assert _bspatch(tmp_path, old, patch) == new
+
+
+def test_a_stretch_that_lost_its_alignment_finds_its_exact_source_past_a_near_look_alike(tmp_path) -> None:
+    """New bytes whose old copy lies a few hundred KiB away, with a look-alike (every sixteenth
+    byte different) right next to where the alignment was lost: bsdiff finds an approximate
+    match for all of it in the look-alike, so a search that stops at the first window that
+    explains half the stretch sends a diff of noise; the exact copy costs next to nothing."""
+    from independent_ota import _bspatch
+    from romforge.ota.bsdiff import bsdf2, make_patch
+
+    rng = random.Random(20)
+    head, source, tail = rng.randbytes(256 << 10), rng.randbytes(32 << 10), rng.randbytes(64 << 10)
+    look_alike = bytearray(source)
+    for at in range(0, len(look_alike), 16):
+        look_alike[at] ^= rng.randrange(1, 256)
+    old = head + rng.randbytes(8 << 10) + bytes(look_alike) + rng.randbytes(300 << 10) + source + tail
+    new = head + source + tail
+    patch = bsdf2(make_patch(old, new).streams(), len(new))
+    assert len(patch) < 1024, len(patch)  # from the look-alike: 2.5 kB of noise
+    assert _bspatch(tmp_path, old, patch) == new
