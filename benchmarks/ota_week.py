@@ -17,7 +17,6 @@ method (romforge ota diff and the whole-image differs) reads the very same image
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -186,7 +185,8 @@ def moved_week(cache: Path, real: Week, *, app_mb: int) -> Week:
             remove.append(MOVED_JAR)
             add[("product", "framework/unoloader.jar")] = tree.read(*MOVED_JAR)
         _with_files(real.old, new, add, remove)
-        shutil.rmtree(new / "IMAGES", ignore_errors=True)  # the images are the old ones: build them anew
+        for partition in RomTree.open(new).partitions():  # week 1's filesystem images: built anew
+            (new / image_name(partition)).unlink(missing_ok=True)  # (boot, vbmeta, radio images stay)
     summary = ("moved-content week: the large app rebuilt as app/Photos/Photos.apk, libcrypto moved to "
                "lib64/crypto/ under another name (its last block changed), a jar moved to framework/")
     return Week("moved", real.old, _with_images(new), summary)
