@@ -240,12 +240,13 @@ def test_killed_run_leaves_no_half_release(git_workspace: Path, big_rom: Path, s
     assert proc.poll() is None, f"the build ended before it could be interrupted: {proc.stderr.read()}"
     proc.send_signal(getattr(signal, signal_name))
     proc.wait(timeout=60)
-    assert proc.returncode != 0
+    stderr = proc.stderr.read().decode(errors="replace")
+    assert proc.returncode != 0, stderr
     assert not (ws.releases / "cepheus/2026.49.1").exists()
     assert tree_snapshot(ws.releases / "cepheus/2026.48.1") == earlier
     leftovers = list((ws.releases / "cepheus").glob(".*partial*"))
     if signal_name == "SIGTERM":
-        assert leftovers == []  # a polite stop cleans up after itself
+        assert leftovers == [], (proc.returncode, stderr, [sorted(p.rglob("*"))[:20] for p in leftovers])  # a polite stop cleans up
     result = run_weekly(ws, week="2026-W49", devices="cepheus", keep_deltas=0)
     assert result.outcomes[0].status == "built"
     assert sorted(p.name for p in (ws.releases / "cepheus").iterdir()) == ["2026.48.1", "2026.49.1"]
