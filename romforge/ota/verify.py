@@ -83,9 +83,36 @@ def _fail(pkg: OtaPackage | Path, message: str, hint: str | None = None) -> OtaR
     return OtaRejected(message, file=path, hint=hint)
 
 
+def _holds_text(descriptor, seen: frozenset = frozenset()) -> bool:
+    """Whether messages of this type can hold a string field anywhere below them."""
+    if descriptor.full_name in seen:
+        return False
+    return any(f.type == f.TYPE_STRING or (f.type == f.TYPE_MESSAGE and _holds_text(f.message_type,
+                                                                                     seen | {descriptor.full_name}))
+               for f in descriptor.fields)
+
+
+def _undecodable_text(message, where: str = "") -> str | None:
+    """The first string field that is not UTF-8 (protobuf hands those over as bytes), as a path."""
+    for fd, value in message.ListFields():
+        repeated = fd.is_repeated if hasattr(fd, "is_repeated") else fd.label == fd.LABEL_REPEATED  # protobuf 7 / 4
+        for index, item in enumerate(value if repeated else [value]):
+            path = f"{where}{fd.name}[{index}]" if repeated else f"{where}{fd.name}"
+            if fd.type == fd.TYPE_STRING and not isinstance(item, str):
+                return path
+            if fd.type == fd.TYPE_MESSAGE and _holds_text(fd.message_type):
+                found = _undecodable_text(item, path + ".")
+                if found:
+                    return found
+    return None
+
+
 def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
     """update_engine's checker rules over the manifest and every data blob."""
     m = payload.manifest
+    undecodable = _undecodable_text(m)
+    if undecodable:
+        raise _fail(pkg, f"manifest field {undecodable} is not UTF-8 text")
     if not m.HasField("block_size") or m.block_size != BLOCK_SIZE:
         raise _fail(pkg, f"manifest block_size is {m.block_size if m.HasField('block_size') else 'unset'}, "
                          f"expected {BLOCK_SIZE}")
