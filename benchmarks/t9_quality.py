@@ -18,6 +18,10 @@ and 单立文's given name for `liwen`): no ranker that does not know which one 
 Targets: readings ≥ 99% overall and 100% for surnames and compound surnames; hit@1 ≥ 90%,
 hit@3 ≥ 98%, every kind ≥ 85% at first place.
 
+On the dev split it also counts, per query kind, which rule put another contact first when the
+meant one is not: the start, completeness, the typing pattern, skipped syllables, the reading,
+or only the contact list's order (a tie on every rule).
+
     .venv/bin/python benchmarks/t9_quality.py [--split dev|test|all] [--contacts 10000] [--misses N]
 """
 
@@ -33,6 +37,7 @@ from pypinyin import Style, lazy_pinyin
 
 from romforge.locales.pinyin import default_data, pinyin
 from romforge.locales.t9 import Contact, T9Index
+from romforge.locales.t9rank import rank_walk, slot_order
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from t9eval import evalset  # noqa: E402
@@ -105,11 +110,33 @@ def ranking(gold: list[evalset.Gold], splits: list[str], count: int, misses: int
                 if n:
                     print(f"  {split:<5} {axis:<8} {value:<18} {n:>4} queries {_pct(hit1, n)}   {_pct(hit3, n)}"
                           f"   {_pct(oracle, n)}              {_pct(alone, n)}")
+    decided_by(index, [m for m in missed if m[0].target.split == "dev"], by_name)
     shown = [m for m in missed if m[0].target.split == "dev" and m[0].first_by_rules][:misses]  # never tune on test
     for q, at, top in shown:
         print(f"  miss [{q.target.split} {q.kind}] {q.digits} for {q.target.name} ({q.target.reading}): "
               f"{'not in 20' if at is None else f'#{at + 1}'}, top: {', '.join(c.name for c in top)}")
     return {"table": dict(table), "missed": missed}
+
+
+RULES = ("start", "completeness", "typing pattern", "skipped syllables", "reading")
+
+
+def decided_by(index: T9Index, missed: list, by_name: dict[str, Contact]) -> None:
+    """Per kind, the first rule on which the contact ranked first beats the meant one (dev misses only)."""
+    entry_of = {e.contact: e for e in index.entries}
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for q, _, top in missed:
+        want, first = rank_walk(entry_of[by_name[q.target.name]], q.digits), rank_walk(entry_of[top[0]], q.digits)
+        if want is None or first is None:
+            why = "not matched by name" if want is None else "number"
+        else:
+            ours, theirs = slot_order(want.slot, want.complete), slot_order(first.slot, first.complete)
+            why = next((RULES[i] for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), "contact order (a tie)")
+        counts[q.kind][why] += 1
+    print("\n  dev misses by the rule that put another contact first:")
+    for kind in evalset.KINDS:
+        if counts[kind]:
+            print(f"    {kind:<18} " + ", ".join(f"{why} {n}" for why, n in sorted(counts[kind].items(), key=lambda x: -x[1])))
 
 
 def main() -> int:
