@@ -74,6 +74,12 @@ class _Steps:
         pass
 
 
+def _zipped(tmp: Path, payload: bytes) -> Path:
+    ota = tmp / "ota.zip"
+    write_ota_zip(ota, payload, {})
+    return ota
+
+
 @pytest.fixture
 def one_op_per_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fullapply, "RANGE_BYTES", 1)  # read in this process, before the workers fork
@@ -83,8 +89,7 @@ def one_op_per_job(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_partition_is_written_as_the_encoder_meant_with_a_step_each(tmp_path: Path, full_payload, cores,
                                                                           one_op_per_job) -> None:
     payload, parts, _ = full_payload
-    ota = tmp_path / "ota.zip"
-    write_ota_zip(ota, payload, {})
+    ota = _zipped(tmp_path, payload)
     steps = _Steps()
     apply_ota(ota, tmp_path / "out", progress=steps, cores=cores)
     for part in parts:
@@ -120,8 +125,7 @@ def _flip(payload: bytes, *at: int) -> bytes:
 def test_the_first_bad_blob_is_named_whatever_order_the_workers_finish_in(tmp_path: Path, full_payload, cores,
                                                                           one_op_per_job) -> None:
     payload, _, starts = full_payload
-    ota = tmp_path / "ota.zip"
-    write_ota_zip(ota, _flip(payload, starts[5] + 3, starts[2] + 3), {})  # properties describe the bad payload
+    ota = _zipped(tmp_path, _flip(payload, starts[5] + 3, starts[2] + 3))  # properties describe the bad payload
     with pytest.raises(OtaRejected, match=r"system operation 2 \(REPLACE_BZ\): data blob does not match its "
                                           r"data_sha256_hash") as caught:
         apply_ota(ota, tmp_path / "out", cores=cores)
@@ -133,8 +137,7 @@ def test_the_first_bad_blob_is_named_whatever_order_the_workers_finish_in(tmp_pa
 def test_a_payload_other_than_file_hash_says_so_before_any_blob(tmp_path: Path, full_payload, cores,
                                                                 one_op_per_job) -> None:
     payload, _, starts = full_payload
-    ota = tmp_path / "ota.zip"
-    write_ota_zip(ota, payload, {})
+    ota = _zipped(tmp_path, payload)
     where = _local_spans(ota)["payload.bin"][0]
     data = bytearray(ota.read_bytes())
     data[where + starts[3] + 1] ^= 0x20  # the zip is changed after payload_properties.txt was written
