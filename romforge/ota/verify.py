@@ -21,6 +21,7 @@ from pathlib import Path
 from romforge.errors import InputError
 from romforge.numbers import ascii_uint
 from romforge.ota.coverage import BlockWriters
+from romforge.ota.fullapply import BLOB_MISMATCH
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file, whole_file_signer
 from romforge.ota.payload import BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, Op, Payload, parse_payload, parse_signatures
@@ -161,8 +162,7 @@ def check_manifest(payload: Payload, pkg: OtaPackage, *, blobs: bool = True) -> 
                 if op.type == Op.REPLACE and not dst_bytes - BLOCK_SIZE < op.data_length <= dst_bytes:
                     raise _fail(pkg, f"{where}: {op.data_length} bytes do not fill its {dst_bytes // BLOCK_SIZE} blocks")
                 if len(op.data_sha256_hash) != 32 or (blobs and _blob_sha256(payload, op) != op.data_sha256_hash):
-                    raise _fail(pkg, f"{where}: data blob does not match its data_sha256_hash (corrupted or "
-                                     "tampered payload)", hint="download the OTA again")
+                    raise _fail(pkg, f"{where}: {BLOB_MISMATCH}", hint="download the OTA again")
                 offset += op.data_length
             if op.type == Op.SOURCE_COPY or op.type in DIFFS:
                 if not op.src_extents:
