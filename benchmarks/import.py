@@ -17,6 +17,13 @@ streamed from disk (never held in memory) into an OTA zip with payload_propertie
                that import - (decode + baseline) is what the import adds to the two steps it
                cannot skip
 
+Floors, measured in the same run, say what is achievable at all: Python's lzma decoding every
+REPLACE_XZ blob in one process and spread over the run's cores (what `ota apply` does), the
+`xz -dc -T<cores>` CLI over the same streams concatenated, and hashlib's SHA-256 over the bytes
+the import must hash (FILE_HASH and every blob over the payload, the image once). An import
+cannot beat (decoding on the cores + the baseline), so when that floor alone is over 1.5x
+the target cannot hold on this machine, whatever the import does.
+
 Target: romforge <= 1.5x the baseline. Peak memory (the child's max RSS) is printed next to the
 image size (target: well under it). Runs are interleaved; the best of --runs is reported.
 
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
 import hashlib
 import lzma
 import os
@@ -42,6 +50,7 @@ import zlib
 from pathlib import Path
 
 from romforge.ota.proto import update_metadata_pb2 as um
+from romforge.run.cores import machine_cores
 
 BLOCK = 4096
 CHUNK = 512 * BLOCK
@@ -71,15 +80,18 @@ def make_tree(root: Path, size: int, seed: int = 16) -> None:
         index += 1
 
 
-def make_ota(image: Path, ota: Path, work: Path) -> None:
-    """Unsigned full payload (minor 0) streamed through a blob file, zipped STORED."""
+def make_ota(image: Path, ota: Path, work: Path) -> list[int]:
+    """Unsigned full payload (minor 0) streamed through a blob file, zipped STORED; its xz
+    streams are also written, concatenated, to work/blobs.xz (for the floors); their lengths
+    are returned."""
     size = image.stat().st_size
     blobs = work / "blobs"
     manifest = um.DeltaArchiveManifest(block_size=BLOCK, minor_version=0)
     part = manifest.partitions.add(partition_name="system")
     image_hash = hashlib.sha256()
     offset = 0
-    with open(image, "rb") as src, open(blobs, "wb") as out:
+    xz_lengths = []
+    with open(image, "rb") as src, open(blobs, "wb") as out, open(work / "blobs.xz", "wb") as xz:
         start = 0
         while start < size:
             data = src.read(CHUNK)
@@ -94,6 +106,9 @@ def make_ota(image: Path, ota: Path, work: Path) -> None:
                                      data_sha256_hash=hashlib.sha256(blob).digest())
             op.dst_extents.add(start_block=start // BLOCK, num_blocks=len(data) // BLOCK)
             out.write(blob)
+            if kind == um.InstallOperation.REPLACE_XZ:
+                xz.write(blob)
+                xz_lengths.append(len(blob))
             offset += len(blob)
             start += len(data)
     part.new_partition_info.size = size
@@ -119,6 +134,38 @@ def make_ota(image: Path, ota: Path, work: Path) -> None:
         zf.writestr(zipfile.ZipInfo("payload_properties.txt", (2009, 1, 1, 0, 0, 0)), props)
         zf.writestr(zipfile.ZipInfo("META-INF/com/android/metadata", (2009, 1, 1, 0, 0, 0)), "ota-type=AB\n")
     payload.unlink()
+    return xz_lengths
+
+
+def _decode_span(job: tuple[str, int, int]) -> int:
+    path, offset, length = job
+    with open(path, "rb") as f:
+        return len(lzma.decompress(os.pread(f.fileno(), length, offset), format=lzma.FORMAT_XZ))
+
+
+def floor_decode(path: Path, lengths: list[int], workers: int) -> float:
+    """Seconds Python's lzma takes to decode every xz stream, on `workers` processes."""
+    spans, at = [], 0
+    for n in lengths:
+        spans.append((str(path), at, n))
+        at += n
+    start = time.perf_counter()
+    if workers <= 1:
+        for span in spans:
+            _decode_span(span)
+    else:
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_decode_span, spans, chunksize=8))
+    return time.perf_counter() - start
+
+
+def floor_sha256(paths: list[Path]) -> float:
+    """Seconds hashlib takes to read and SHA-256 each file once."""
+    start = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as f:
+            hashlib.file_digest(f, "sha256")
+    return time.perf_counter() - start
 
 
 def timed(command: list[str]) -> tuple[float, int]:
@@ -146,7 +193,7 @@ def main() -> None:
         make_tree(tree, args.size_mb << 20)
         subprocess.run(["mkfs.erofs", "--quiet", "-T", "1230768000", str(image), str(tree)], check=True)
         shutil.rmtree(tree)
-        make_ota(image, ota, work)
+        xz_lengths = make_ota(image, ota, work)
         print(f"setup: {image.stat().st_size / 2**20:.0f} MiB erofs image, {ota.stat().st_size / 2**20:.0f} MiB OTA "
               f"({time.perf_counter() - t:.0f} s)")
         fsck = shutil.which("fsck.erofs") or "/usr/sbin/fsck.erofs"
@@ -155,6 +202,11 @@ def main() -> None:
         folder.mkdir()
         os.link(image, folder / "system.img")
         baseline, ours, peak, raw, decode = [], [], [], [], []
+        cores = machine_cores()
+        floors: dict[str, list[float]] = {"lzma1": [], "lzmaN": [], "xzcli": [], "sha": []}
+        payload_copy = work / "payload.bin"  # the hashing floor reads the payload twice (FILE_HASH, blobs)
+        with zipfile.ZipFile(ota) as zf, zf.open("payload.bin") as src, open(payload_copy, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
         for run in range(args.runs):
             out = work / f"extract-{run}"
             baseline.append(timed([fsck, f"--extract={out}", "--no-preserve", str(image)])[0])
@@ -168,6 +220,10 @@ def main() -> None:
             shutil.rmtree(base)
             decode.append(timed([*romforge[:3], "ota", "apply", str(ota), "--out", str(base), "--json"])[0])
             shutil.rmtree(base)
+            floors["lzma1"].append(floor_decode(work / "blobs.xz", xz_lengths, 1))
+            floors["lzmaN"].append(floor_decode(work / "blobs.xz", xz_lengths, cores))
+            floors["xzcli"].append(timed(["xz", "-dc", f"-T{cores}", str(work / "blobs.xz")])[0])
+            floors["sha"].append(floor_sha256([payload_copy, payload_copy, image]))
         b, r = min(baseline), min(ours)
         size = image.stat().st_size
         print(f"baseline fsck.erofs --extract of the raw image : {b:7.2f} s")
@@ -177,6 +233,15 @@ def main() -> None:
         print(f"romforge ota apply of the OTA (decoding alone) : {d:7.2f} s")
         print(f"import / (decoding + baseline)                 : {r / (d + b):7.2f}x   "
               f"(what the import adds to the two steps it cannot skip)")
+        f = {name: min(times) for name, times in floors.items()}
+        print(f"floors (same run; {sum(xz_lengths) / 2**20:.0f} MiB of xz streams, {cores} cores):")
+        print(f"  Python lzma decoding alone, 1 process        : {f['lzma1']:7.2f} s   {f['lzma1'] / b:.2f}x the baseline")
+        print(f"  Python lzma decoding alone, {cores} processes      : {f['lzmaN']:7.2f} s   {f['lzmaN'] / b:.2f}x")
+        print(f"  xz -dc -T{cores} of the same streams               : {f['xzcli']:7.2f} s   {f['xzcli'] / b:.2f}x")
+        print(f"  SHA-256 the import must do (payload x2, image): {f['sha']:7.2f} s   {f['sha'] / b:.2f}x")
+        best = min(f["lzma1"], f["lzmaN"])
+        print(f"  best possible import (fastest decoding above + baseline): {(best + b) / b:.2f}x the baseline; "
+              f"the import is {r / (best + b):.2f}x that")
         print(f"peak memory of base import                    : {max(peak) / 2**20:7.1f} MiB for a "
               f"{size / 2**20:.0f} MiB image ({max(peak) / size:.1%} of it)")
     finally:

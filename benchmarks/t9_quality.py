@@ -9,10 +9,18 @@ given name alone, surname + given-name initials, initials, mixed Latin+Han; each
 top three) is typed whole, and hit@1 / hit@3 say whether the meant contact is first / in the
 first three results, per category and per query kind. "First by the rules" is the share of
 queries whose meant contact the ranking rules put first among the contacts typed by the same
-digits, using the hand-written readings: the most hit@1 can reach on this set.
+digits, using the hand-written readings and breaking ties on every rule by the contact list's
+order; "alone first" the share where no other contact ties with it on every rule, so that no
+order of ties can take first place from it. Between the two lie the queries that another
+contact types with the same digits just as well (高晓东 and 解晓东 for `xiaodong`, 李文 in full
+and 单立文's given name for `liwen`): no ranker that does not know which one is meant wins all of them.
 
 Targets: readings ≥ 99% overall and 100% for surnames and compound surnames; hit@1 ≥ 90%,
 hit@3 ≥ 98%, every kind ≥ 85% at first place.
+
+On the dev split it also counts, per query kind, which rule put another contact first when the
+meant one is not: the start, completeness, the typing pattern, skipped syllables, the reading,
+or only the contact list's order (a tie on every rule).
 
     .venv/bin/python benchmarks/t9_quality.py [--split dev|test|all] [--contacts 10000] [--misses N]
 """
@@ -29,6 +37,7 @@ from pypinyin import Style, lazy_pinyin
 
 from romforge.locales.pinyin import default_data, pinyin
 from romforge.locales.t9 import Contact, T9Index
+from romforge.locales.t9rank import rank_walk, slot_order
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from t9eval import evalset  # noqa: E402
@@ -75,7 +84,7 @@ def ranking(gold: list[evalset.Gold], splits: list[str], count: int, misses: int
     start = time.perf_counter()
     index = T9Index.build(contacts, default_data())
     built = time.perf_counter() - start
-    table: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    table: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     missed = []
     for q in queries:
         results = [m.contact for m in index.search(q.digits)]
@@ -88,23 +97,46 @@ def ranking(gold: list[evalset.Gold], splits: list[str], count: int, misses: int
                 row[1] += at is not None and at < 3
                 row[2] += 1
                 row[3] += q.first_by_rules
+                row[4] += q.alone_first
         if at != 0:
             missed.append((q, at, results[:3]))
     print(f"\nQueries: {len(queries)} fair queries ({unfair} dropped as hopelessly ambiguous) over "
           f"{len(contacts):,} contacts (index built in {built:.1f} s)")
-    print(f"{'':<52}hit@1    hit@3   first by the rules")
+    print(f"{'':<52}hit@1    hit@3   first by the rules   alone first")
     for split in splits:
         for axis, values in (("kind", evalset.KINDS), ("category", CATEGORIES), ("all", ("all",))):
             for value in values:
-                hit1, hit3, n, oracle = table[(split, axis, value)]
+                hit1, hit3, n, oracle, alone = table[(split, axis, value)]
                 if n:
                     print(f"  {split:<5} {axis:<8} {value:<18} {n:>4} queries {_pct(hit1, n)}   {_pct(hit3, n)}"
-                          f"   {_pct(oracle, n)}")
+                          f"   {_pct(oracle, n)}              {_pct(alone, n)}")
+    decided_by(index, [m for m in missed if m[0].target.split == "dev"], by_name)
     shown = [m for m in missed if m[0].target.split == "dev" and m[0].first_by_rules][:misses]  # never tune on test
     for q, at, top in shown:
         print(f"  miss [{q.target.split} {q.kind}] {q.digits} for {q.target.name} ({q.target.reading}): "
               f"{'not in 20' if at is None else f'#{at + 1}'}, top: {', '.join(c.name for c in top)}")
     return {"table": dict(table), "missed": missed}
+
+
+RULES = ("start", "completeness", "typing pattern", "skipped syllables", "reading")
+
+
+def decided_by(index: T9Index, missed: list, by_name: dict[str, Contact]) -> None:
+    """Per kind, the first rule on which the contact ranked first beats the meant one (dev misses only)."""
+    entry_of = {e.contact: e for e in index.entries}
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for q, _, top in missed:
+        want, first = rank_walk(entry_of[by_name[q.target.name]], q.digits), rank_walk(entry_of[top[0]], q.digits)
+        if want is None or first is None:
+            why = "not matched by name" if want is None else "number"
+        else:
+            ours, theirs = slot_order(want.slot, want.complete), slot_order(first.slot, first.complete)
+            why = next((RULES[i] for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), "contact order (a tie)")
+        counts[q.kind][why] += 1
+    print("\n  dev misses by the rule that put another contact first:")
+    for kind in evalset.KINDS:
+        if counts[kind]:
+            print(f"    {kind:<18} " + ", ".join(f"{why} {n}" for why, n in sorted(counts[kind].items(), key=lambda x: -x[1])))
 
 
 def main() -> int:
@@ -122,7 +154,7 @@ def main() -> int:
     ok = names[("all", "all")][0] / names[("all", "all")][2] >= 0.99 and all(
         names[("all", c)][0] == names[("all", c)][2] for c in ("surname", "compound"))
     q = ranked["table"]
-    hit1, hit3, n, _ = q[("all", "all", "all")]
+    hit1, hit3, n, _, _ = q[("all", "all", "all")]
     ok = ok and hit1 / n >= 0.90 and hit3 / n >= 0.98 and all(
         q[("all", "kind", k)][0] / q[("all", "kind", k)][2] >= 0.85 for k in evalset.KINDS if q[("all", "kind", k)][2])
     print(f"\ntargets (readings ≥ 99%, surnames 100%, hit@1 ≥ 90%, hit@3 ≥ 98%, every kind ≥ 85% first): "

@@ -7,7 +7,6 @@ error, so a signal exit counts as a failure too.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from romforge.errors import ToolFailedError
 from romforge.run.tools import Tools
+from romforge.run.process import run_program
 
 TESTKEY_DIR = Path(__file__).resolve().parent / "data" / "testkeys"
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
@@ -34,7 +34,7 @@ class SigningKey:
 
 
 def run_tool(args: list[str], *, what: str, cwd: Path | None = None) -> str:
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    proc = run_program(args, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         reason = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
         detail = (proc.stderr or proc.stdout).strip().splitlines()

@@ -43,7 +43,7 @@ def test_ranking_with_spans() -> None:
     index = T9Index.build(RANKED)
     assert _names(index.search("9364")) == [
         ("曾", "full", (0, 1)),  # the complete name, whole syllables, from the surname
-        ("李增", "given-name", (1, 2)),  # complete too, one syllable skipped
+        ("李增", "given-name", (1, 2)),  # complete too, one word (the surname) skipped
         ("叶明辉", "mixed", (0, 3)),  # complete with initials: ye + m + h
         ("周恩宁国", "initials", (0, 4)),  # complete, initials only
         ("曾国藩", "prefix", (0, 1)),  # only the start of the name
@@ -67,8 +67,10 @@ def _first(contacts: list[Contact], digits: str) -> list[str]:
     ("7263364", ["三丰", "张三丰", "三分国"]),  # sanfeng: whole, the given name whole, then san+fen+g
     ("926432643", ["王芳Fiona", "王芳峰"]),  # wangfangf: initials from the word Fiona on, then inside 芳峰
     ("973", ["张三丰", "赵仁"]),  # z+s+f, complete, over z+re(n)
-    # 4. fewer skipped syllables
-    ("7263364", ["三丰", "张三丰", "欧阳三丰"]),
+    # 4. fewer skipped syllables: a word skipped whole (the surname, of one syllable or two) counts once
+    ("3264", ["方", "欧阳方", "王方"]),  # fang: none skipped, then the surname; 欧阳 is one skipped word, like 王
+    ("94394263664", ["解晓东", "Jim 解晓东"]),  # xiexiaodong: the complete name, then the name after the word Jim
+    ("3364", ["冯", "张三丰", "张三小丰"]),  # feng from the middle of 三丰 (one syllable in) before 三小丰 (two)
     # 5. the main reading over an alternative one
     ("326", ["丹", "单"]),  # dan is 丹's reading and only an alternative of the surname 单 (shan)
     # 6. then the stable order: primary reading, name, number

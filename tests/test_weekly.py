@@ -225,27 +225,37 @@ def test_killed_run_leaves_no_half_release(git_workspace: Path, big_rom: Path, s
     run_weekly(ws, week="2026-W48", devices="cepheus", keep_deltas=0)  # the earlier release, on the small base
     earlier = tree_snapshot(ws.releases / "cepheus/2026.48.1")
     config = git_workspace / "romforge.toml"
-    lines = [f'base_rom = "{big_rom}"' if line.startswith("base_rom") else line
-             for line in config.read_text().splitlines()]
-    config.write_text("\n".join(lines) + "\n")
+    small = config.read_text()
+    config.write_text("".join(f'base_rom = "{big_rom}"\n' if line.startswith("base_rom") else line
+                              for line in small.splitlines(keepends=True)))
     ws = load_workspace(git_workspace)
     romforge = Path(sys.executable).parent / "romforge"
     proc = subprocess.Popen([str(romforge), "weekly", "--week", "2026-W49", "--devices", "cepheus",
                              "--keep-deltas", "0", "--workspace", str(git_workspace)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,  # no kept cache: slow enough
                             env={k: v for k, v in os.environ.items() if k != "ROMFORGE_CACHE_DIR"})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list((ws.releases / "cepheus").glob(".2026.49.1.partial-*/release")):
-        time.sleep(0.005)
-    assert proc.poll() is None, f"the build ended before it could be interrupted: {proc.stderr.read()}"
-    proc.send_signal(getattr(signal, signal_name))
-    proc.wait(timeout=60)
-    assert proc.returncode != 0
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((ws.releases / "cepheus").glob(".2026.49.1.partial-*/release")):
+            time.sleep(0.005)
+        assert proc.poll() is None, f"the build ended before it could be interrupted: {proc.stderr.read()}"
+        proc.send_signal(getattr(signal, signal_name))
+        proc.wait(timeout=60)  # a polite stop interrupts the image tools instead of waiting for them
+    finally:
+        if proc.poll() is None:  # never leave a hung run behind the test
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode(errors="replace")
+    assert proc.returncode != 0, stderr
     assert not (ws.releases / "cepheus/2026.49.1").exists()
     assert tree_snapshot(ws.releases / "cepheus/2026.48.1") == earlier
     leftovers = list((ws.releases / "cepheus").glob(".*partial*"))
     if signal_name == "SIGTERM":
-        assert leftovers == []  # a polite stop cleans up after itself
+        assert leftovers == [], (proc.returncode, stderr, [sorted(p.rglob("*"))[:20] for p in leftovers])  # a polite stop cleans up
+    else:
+        assert leftovers  # what the next run has to clear
+    config.write_text(small)  # the next run, on the small base again: the clearing is what is tested, not the big build
+    ws = load_workspace(git_workspace)
     result = run_weekly(ws, week="2026-W49", devices="cepheus", keep_deltas=0)
     assert result.outcomes[0].status == "built"
     assert sorted(p.name for p in (ws.releases / "cepheus").iterdir()) == ["2026.48.1", "2026.49.1"]

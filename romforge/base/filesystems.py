@@ -17,7 +17,6 @@ import re
 import shutil
 import stat
 import struct
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 from romforge.errors import InputError
 from romforge.ota.erofs import read_erofs
 from romforge.run.tools import Tools
+from romforge.run.process import run_program
 
 DIR, FILE, SYMLINK = "dir", "file", "symlink"
 SELINUX_XATTR = "security.selinux"
@@ -93,7 +93,7 @@ def extract_erofs(image: Path, dest: Path, *, partition: str, tools: Tools) -> l
                                capabilities_of(inode.xattrs.get(CAPABILITY_XATTR)), inode.link_target))
     if not stat.S_ISDIR(parsed.inodes[""].mode):
         raise _bad(image, partition, "the erofs root is not a directory")
-    proc = subprocess.run([tools.path("fsck.erofs"), f"--extract={dest}", "--no-preserve", str(image)],
+    proc = run_program([tools.path("fsck.erofs"), f"--extract={dest}", "--no-preserve", str(image)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         detail = "; ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])[:200]
@@ -109,7 +109,7 @@ def _debugfs(tools: Tools, image: Path, partition: str, requests: list[str]) -> 
         f.write("".join(r + "\n" for r in requests))
         script = f.name
     try:
-        proc = subprocess.run([tools.path("debugfs"), "-f", script, str(image)], capture_output=True,
+        proc = run_program([tools.path("debugfs"), "-f", script, str(image)], capture_output=True,
                               text=True, errors="surrogateescape")
     finally:
         os.unlink(script)

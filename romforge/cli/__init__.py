@@ -12,6 +12,7 @@ import click
 
 from romforge import __version__
 from romforge.cli.common import RomforgeGroup
+from romforge.run.process import interrupt_all
 
 
 @click.group(cls=RomforgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,9 +34,19 @@ def _register() -> None:
 _register()
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so temporary release dirs are removed;
+    the programs worker threads are running are stopped first, so the unwinding need not wait
+    for them to finish their work."""
+    interrupt_all()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    sys.exit(128 + signum)
+
+
 def main() -> None:
-    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so temporary release dirs are removed
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     cli(prog_name="romforge")
 
 

@@ -70,13 +70,13 @@ def _slot_keys(e: Entry, memo: dict) -> dict[str, int]:
     stride = slot_of(0, 1, 0, False)  # one pattern further on
     get = best.get
     for r, (digits, starts) in enumerate(zip(e.typed, e.starts)):
-        for k, where, words in starts:
+        for k, where, skip, words in starts:
             free = FREE_SYLLABLES if where == WORD else 0
             part = digits[k:]
             found = memo.get((part, free, words))
             if found is None:
                 found = memo[(part, free, words)] = typings(part, free, words)
-            base = slot_of(where, 0, k, r > 0)
+            base = slot_of(where, 0, skip, r > 0)
             for key, pattern in found.items():
                 slot = base + pattern * stride
                 if slot < get(key, NUMBER_SLOT):

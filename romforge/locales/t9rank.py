@@ -10,7 +10,9 @@ order; the query may stop inside a syllable typed in full. Matches rank, best fi
    initials from a word start on (the surname in full, the given name by initials: zhang+s+f);
    then whole syllables followed by initials inside a word (zhang+san+f); then initials only;
    then any other mix (z+san+f);
-4. fewer skipped syllables before the start;
+4. fewer skipped syllables before the start, a word skipped whole counting once: the complete
+   name over the given name typed alone, and the given name after a compound surname (欧阳)
+   level with the one after a single surname; inside a word each skipped syllable counts;
 5. the main reading over an alternative one;
 6. the contact list's stable order (primary reading, name, number).
 
@@ -22,6 +24,7 @@ baseline and the highlighting both use it).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
@@ -49,8 +52,8 @@ class Entry(NamedTuple):
     read: ReadName
     typed: tuple[tuple[str, ...], ...]  # per reading, per typeable syllable: digits
     syllable_of: tuple[tuple[int, ...], ...]  # per reading: index into read.spans for each typed syllable
-    starts: tuple[tuple[tuple[int, int, frozenset[int]], ...], ...]  # per reading: (typed index, WORD or MIDDLE,
-    # the word starts after it, counted in syllables from it)
+    starts: tuple[tuple[tuple[int, int, int, frozenset[int]], ...], ...]  # per reading: (typed index, WORD or
+    # MIDDLE, what rule 4 counts as skipped before it, the word starts after it counted in syllables from it)
 
 
 _NO_WORDS: frozenset[int] = frozenset()
@@ -78,12 +81,20 @@ def make_entry(contact: Contact, read: ReadName, keypad: Keypad, digits_of: dict
         if not kinds:
             starts.append(())
         elif not begins:  # one word: no start has a word start after it
-            starts.append(((0, WORD, _NO_WORDS),) + (tuple((k, MIDDLE, _NO_WORDS) for k in range(1, len(kinds)))
-                                                      if r == 0 else ()))
+            starts.append(((0, WORD, 0, _NO_WORDS),) + (tuple((k, MIDDLE, k, _NO_WORDS) for k in range(1, len(kinds)))
+                                                         if r == 0 else ()))
         else:
-            starts.append(tuple((k, kind, frozenset(b - k for b in begins if b > k))
+            starts.append(tuple((k, kind, skipped(begins, k), frozenset(b - k for b in begins if b > k))
                                 for k, kind in enumerate(kinds) if r == 0 or kind == WORD))
     return Entry(contact, read, tuple(typed), tuple(which), tuple(starts))
+
+
+def skipped(begins: list[int], start: int) -> int:
+    """Rule 4's count of what a match from `start` leaves out before it: one for each word skipped
+    whole (the surname, however many syllables it has, or a Latin word), one for each syllable
+    skipped inside the word it starts in. `begins`: the word starts after the first, ascending."""
+    words = bisect.bisect_right(begins, start)  # words before the one holding `start`
+    return words + start - (begins[words - 1] if words else 0)
 
 
 def slot_of(where: int, pattern: int, skip: int, alt: bool) -> int:
@@ -222,10 +233,10 @@ def rank_walk(e: Entry, query: str) -> Found | None:
     best: tuple | None = None
     found = None
     for r, (digits, starts) in enumerate(zip(e.typed, e.starts)):
-        for k, where, words in starts:
+        for k, where, skip, words in starts:
             free = FREE_SYLLABLES if where == WORD else 0
             for complete, pattern, last in _walks(digits, k, query, free, words):
-                slot = slot_of(where, pattern, k, r > 0)
+                slot = slot_of(where, pattern, skip, r > 0)
                 order = slot_order(slot, complete)
                 if best is None or order < best:
                     best, found = order, Found(slot, complete, r, k, last)
@@ -260,8 +271,8 @@ def locate(e: Entry, query: str, slot: int, complete: bool) -> tuple[tuple[int, 
     for r, (digits, starts) in enumerate(zip(e.typed, e.starts)):
         if (r > 0) != alt:
             continue
-        for k, w, words in starts:
-            if w != where or min(k, SKIPS - 1) != skip:
+        for k, w, gap, words in starts:
+            if w != where or min(gap, SKIPS - 1) != skip:
                 continue
             free = FREE_SYLLABLES if w == WORD else 0
             last = _last_syllable(digits, k, query, pattern, free, words, complete)

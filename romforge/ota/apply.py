@@ -18,11 +18,12 @@ from romforge.outputs import make_directory
 from romforge.safeio import open_regular_file
 from romforge.ota.bspatch import bspatch_bytes, bspatch_stream, decompress_stream
 from romforge.ota.package import OtaPackage, open_ota_package
-from romforge.ota.payload import BLOCK_SIZE, OP_NAMES, Op, Payload, parallel_map, parse_payload
+from romforge.ota.fullapply import apply_full_payload, write_at
+from romforge.ota.payload import BLOCK_SIZE, OP_NAMES, Op, Payload
 from romforge.ota.puff import PuffError
 from romforge.ota.puffdiff import apply_puffdiff, read_puffdiff
-from romforge.ota.verify import (OtaRejected, OtaReport, _fail, _open_payload, check_ota, ota_info,  # noqa: F401
-                                 verify_ota)
+from romforge.ota.verify import (OtaRejected, OtaReport, _fail, _open_payload, check_ota, expected_file_hash,  # noqa: F401
+                                 ota_info, verify_ota)
 from romforge.run.cores import Cores
 from romforge.run.progress import NullProgress, Progress
 from romforge.tree import sha256_file
@@ -31,7 +32,6 @@ APPLICABLE_OPS = {Op.REPLACE, Op.REPLACE_BZ, Op.REPLACE_XZ, Op.SOURCE_COPY, Op.S
                   Op.PUFFDIFF, Op.ZERO, Op.DISCARD}
 MAX_PUFFDIFF_BYTES = 512 << 20  # a PUFFDIFF is applied in memory: larger source or destination is refused
 PIECE = 1 << 20
-FULL_RANGE = 16  # full-payload operations per worker task (2 MiB each: 32 MiB of image)
 
 
 # ---- applying -----------------------------------------------------------------------
@@ -65,19 +65,8 @@ class _ExtentIO:
     def write(self, data: bytes) -> None:
         if self.pos + len(data) > self.size:
             raise ValueError("operation output does not fit its blocks")
-        view = memoryview(data)
-        offset, done = self.pos, 0
-        for start, n in self.spans:
-            if offset >= n:
-                offset -= n
-                continue
-            take = min(n - offset, len(view) - done)
-            self.f.seek(start + offset)
-            self.f.write(view[done:done + take])
-            done += take
-            offset = 0
-            if done == len(view):
-                break
+        self.f.flush()  # the bytes go to the descriptor with pwrite, past the file object's buffer
+        write_at(self.f.fileno(), self.spans, self.pos, data)
         self.pos += len(data)
 
     def pad(self) -> None:
@@ -126,7 +115,7 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
     `progress` per partition). A full payload's operations write disjoint blocks and read
     nothing but their data, so they are applied side by side on the cores the run lends."""
     pkg = open_ota_package(Path(path))
-    report = verify_ota(path, public)
+    report = verify_ota(path, public, full_data_later=True)
     f, payload = _open_payload(pkg)
     with f:
         parts = list(payload.manifest.partitions)
@@ -157,10 +146,20 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
             raise ReleaseError("already exists; apply never overwrites images", file=existing[0])
         make_directory(out_dir)
         temps = [out_dir / f".{t.name}.partial" for t in targets]
+        progress = progress or NullProgress()
         try:
             for part, temp in zip(parts, temps):
-                source = None if payload.is_full else Path(source_dir) / f"{part.partition_name}.img"
-                _apply_partition(pkg, payload, part, temp, source, progress or NullProgress(), cores)
+                with open(temp, "wb") as out:
+                    out.truncate(part.new_partition_info.size)
+            if payload.is_full:
+                problem = apply_full_payload(payload, pkg.path, parts, temps, file_hash=expected_file_hash(pkg),
+                                             progress=progress, cores=cores)
+                if problem is not None:
+                    raise _fail(pkg, problem[0], hint=problem[1])
+            for part, temp in zip(parts, temps):
+                if not payload.is_full:
+                    _apply_delta_partition(pkg, payload, part, temp, Path(source_dir) / f"{part.partition_name}.img",
+                                           progress)
             for temp, target in zip(temps, targets):
                 os.replace(temp, target)
         finally:
@@ -169,28 +168,16 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
     return report
 
 
-def _apply_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source: Path | None,
-                     progress: Progress, cores: Cores | None) -> None:
+def _apply_delta_partition(pkg: OtaPackage, payload: Payload, part, temp: Path, source: Path,
+                           progress: Progress) -> None:
     operations = list(part.operations)
-    with open(temp, "wb") as out:
-        out.truncate(part.new_partition_info.size)
-    if source is None:
-        index = next(i for i, p in enumerate(payload.manifest.partitions) if p.partition_name == part.partition_name)
-        ranges = [(str(pkg.path), payload.base, payload.size, index, start, min(start + FULL_RANGE, len(operations)),
-                   str(temp)) for start in range(0, len(operations), FULL_RANGE)]
-        progress.step(f"apply {part.partition_name}", total=len(ranges))
-        for failure in parallel_map(_apply_full_range, ranges, cores=cores):
-            if failure is not None:
-                raise _fail(pkg, failure)
-        progress.advance(len(ranges))
-    else:
-        progress.step(f"apply {part.partition_name}", total=len(operations))
-        with open_regular_file(source, shown=str(source), follow_symlinks=True) as src, open(temp, "r+b") as out:
-            for index, op in enumerate(operations):
-                problem = _apply_one(part.partition_name, index, op, payload, src, out)
-                if problem:
-                    raise _fail(pkg, problem)
-                progress.advance(1)
+    progress.step(f"apply {part.partition_name}", total=len(operations))
+    with open_regular_file(source, shown=str(source), follow_symlinks=True) as src, open(temp, "r+b") as out:
+        for index, op in enumerate(operations):
+            problem = _apply_one(part.partition_name, index, op, payload, src, out)
+            if problem:
+                raise _fail(pkg, problem)
+            progress.advance(1)
     if bytes.fromhex(sha256_file(temp)) != part.new_partition_info.hash:
         raise _fail(pkg, f"{part.partition_name}: the applied image does not match new_partition_info's SHA-256")
 
@@ -200,18 +187,4 @@ def _apply_one(name: str, index: int, op, payload: Payload, src, out) -> str | N
         apply_operation(op, payload, src, out)
     except (ValueError, PuffError, lzma.LZMAError, OSError, EOFError) as exc:
         return f"{name} operation {index} ({OP_NAMES[op.type]}) cannot be applied: {exc}"
-    return None
-
-
-def _apply_full_range(job: tuple[str, int, int, int, int, int, str]) -> str | None:
-    """Operations start..stop of one partition of a full payload, in a worker: the payload is
-    opened and its manifest parsed again there (it was checked before any worker started)."""
-    path, base, size, partition, start, stop, temp = job
-    with open(path, "rb") as f, open(temp, "r+b") as out:
-        payload = parse_payload(f, base=base, size=size, source=path)
-        part = payload.manifest.partitions[partition]
-        for index in range(start, stop):
-            problem = _apply_one(part.partition_name, index, part.operations[index], payload, None, out)
-            if problem:
-                return problem
     return None

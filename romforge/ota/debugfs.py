@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from romforge.errors import InputError, ToolFailedError
+from romforge.run.process import run_program
 
 ROOT_INODE = 2
 LOST_FOUND = "lost+found"
@@ -56,7 +56,7 @@ def run_requests(debugfs: str, image: Path, requests: list[str], *, write: bool 
         f.write("".join(r + "\n" for r in requests))
         script = f.name
     try:
-        proc = subprocess.run([debugfs, *(["-w"] if write else []), "-f", script, str(image)], capture_output=True,
+        proc = run_program([debugfs, *(["-w"] if write else []), "-f", script, str(image)], capture_output=True,
                               env={**os.environ, **(env or {})})
     finally:
         os.unlink(script)

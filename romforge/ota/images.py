@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -33,6 +32,7 @@ from romforge.errors import InputError, ToolFailedError
 from romforge.ota.debugfs import file_blocks, stamp_times
 from romforge.run.tools import Tools
 from romforge.tree import DIR, FILE, ROOT, SYMLINK, Entry, RomTree, sha256_file
+from romforge.run.process import run_program
 
 BLOCK_SIZE = 4096
 IMAGE_EPOCH = 1230768000  # 2009-01-01 00:00:00 UTC, the date releasetools stamps on zip entries
@@ -153,7 +153,7 @@ def build_image(tree: RomTree, partition: str, fs: str, out: Path, *, workdir: P
         commands, env = _commands(fs, partition, root, out, tree)
         job = work / "job.json"
         job.write_text(json.dumps({"root": str(root), "entries": entries, "commands": commands, "env": env}))
-        proc = subprocess.run([fakeroot, "--", sys.executable, "-m", "romforge.ota._fakeroot", str(job)],
+        proc = run_program([fakeroot, "--", sys.executable, "-m", "romforge.ota._fakeroot", str(job)],
                               capture_output=True, text=True, env={**os.environ, "FAKEROOTDONTTRYCHOWN": "1"})
         if proc.returncode != 0:
             out.unlink(missing_ok=True)

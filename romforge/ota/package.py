@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import struct
-import subprocess
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from romforge.safeio import open_regular_file
 from romforge.ota.keys import OtaKey
 from romforge.ota.proto import ota_metadata_pb2 as om
 from romforge.tree import ZIP_DATE, check_member_name
+from romforge.run.process import run_program
 
 PAYLOAD = "payload.bin"
 PROPERTIES = "payload_properties.txt"
@@ -133,7 +133,7 @@ def _write_unsigned(dest: Path, payload: Path, properties: str, metadata: OtaMet
 
 def signapk(unsigned: Path, signed: Path, key: OtaKey) -> None:
     tools = Tools()
-    proc = subprocess.run([tools.path("java"), "-jar", str(tools.signapk_jar()), "-w", str(key.cert), str(key.pk8), str(unsigned),
+    proc = run_program([tools.path("java"), "-jar", str(tools.signapk_jar()), "-w", str(key.cert), str(key.pk8), str(unsigned),
                            str(signed)], capture_output=True, text=True)
     if proc.returncode != 0:
         detail = "; ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])

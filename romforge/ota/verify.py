@@ -21,6 +21,7 @@ from pathlib import Path
 from romforge.errors import InputError
 from romforge.numbers import ascii_uint
 from romforge.ota.coverage import BlockWriters
+from romforge.ota.fullapply import BLOB_MISMATCH
 from romforge.ota.keys import verify_digest
 from romforge.ota.package import PAYLOAD, OtaPackage, check_metadata, open_ota_package, verify_whole_file, whole_file_signer
 from romforge.ota.payload import BLOCK_SIZE, FULL_MINOR_VERSION, OP_NAMES, Op, Payload, parse_payload, parse_signatures
@@ -83,9 +84,37 @@ def _fail(pkg: OtaPackage | Path, message: str, hint: str | None = None) -> OtaR
     return OtaRejected(message, file=path, hint=hint)
 
 
-def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
-    """update_engine's checker rules over the manifest and every data blob."""
+def _holds_text(descriptor, seen: frozenset = frozenset()) -> bool:
+    """Whether messages of this type can hold a string field anywhere below them."""
+    if descriptor.full_name in seen:
+        return False
+    return any(f.type == f.TYPE_STRING or (f.type == f.TYPE_MESSAGE and _holds_text(f.message_type,
+                                                                                     seen | {descriptor.full_name}))
+               for f in descriptor.fields)
+
+
+def _undecodable_text(message, where: str = "") -> str | None:
+    """The first string field that is not UTF-8 (protobuf hands those over as bytes), as a path."""
+    for fd, value in message.ListFields():
+        repeated = fd.is_repeated if hasattr(fd, "is_repeated") else fd.label == fd.LABEL_REPEATED  # protobuf 7 / 4
+        for index, item in enumerate(value if repeated else [value]):
+            path = f"{where}{fd.name}[{index}]" if repeated else f"{where}{fd.name}"
+            if fd.type == fd.TYPE_STRING and not isinstance(item, str):
+                return path
+            if fd.type == fd.TYPE_MESSAGE and _holds_text(fd.message_type):
+                found = _undecodable_text(item, path + ".")
+                if found:
+                    return found
+    return None
+
+
+def check_manifest(payload: Payload, pkg: OtaPackage, *, blobs: bool = True) -> None:
+    """update_engine's checker rules over the manifest and (with `blobs`) every data blob; without,
+    the caller checks each blob's hash as it reads it (fullapply.py)."""
     m = payload.manifest
+    undecodable = _undecodable_text(m)
+    if undecodable:
+        raise _fail(pkg, f"manifest field {undecodable} is not UTF-8 text")
     if not m.HasField("block_size") or m.block_size != BLOCK_SIZE:
         raise _fail(pkg, f"manifest block_size is {m.block_size if m.HasField('block_size') else 'unset'}, "
                          f"expected {BLOCK_SIZE}")
@@ -159,9 +188,8 @@ def check_manifest(payload: Payload, pkg: OtaPackage) -> None:
                     raise _fail(pkg, f"{where}: {op.data_length} bytes of data are not smaller than its blocks")
                 if op.type == Op.REPLACE and not dst_bytes - BLOCK_SIZE < op.data_length <= dst_bytes:
                     raise _fail(pkg, f"{where}: {op.data_length} bytes do not fill its {dst_bytes // BLOCK_SIZE} blocks")
-                if len(op.data_sha256_hash) != 32 or _blob_sha256(payload, op) != op.data_sha256_hash:
-                    raise _fail(pkg, f"{where}: data blob does not match its data_sha256_hash (corrupted or "
-                                     "tampered payload)", hint="download the OTA again")
+                if len(op.data_sha256_hash) != 32 or (blobs and _blob_sha256(payload, op) != op.data_sha256_hash):
+                    raise _fail(pkg, f"{where}: {BLOB_MISMATCH}", hint="download the OTA again")
                 offset += op.data_length
             if op.type == Op.SOURCE_COPY or op.type in DIFFS:
                 if not op.src_extents:
@@ -213,7 +241,9 @@ def _open_payload(pkg: OtaPackage):
         raise
 
 
-def _check_properties(pkg: OtaPackage, payload: Payload) -> None:
+def _check_properties(pkg: OtaPackage, payload: Payload, *, whole: bool = True) -> None:
+    """payload_properties.txt against the payload; FILE_HASH only with `whole` (else the
+    caller hashes the payload as it applies it, expected_file_hash)."""
     if not pkg.is_zip:
         return  # a bare payload.bin comes without payload_properties.txt
     props = pkg.properties
@@ -229,6 +259,8 @@ def _check_properties(pkg: OtaPackage, payload: Payload) -> None:
     if hashlib.sha256(payload.metadata()).digest() != metadata_hash:
         raise _fail(pkg, "payload metadata (header + manifest) does not match METADATA_HASH: the manifest was "
                          "changed", hint="download the OTA again")
+    if not whole:
+        return
     h = hashlib.sha256()
     done = 0
     while done < payload.size:
@@ -238,6 +270,12 @@ def _check_properties(pkg: OtaPackage, payload: Payload) -> None:
     if h.digest() != file_hash:
         raise _fail(pkg, "payload.bin does not match FILE_HASH in payload_properties.txt",
                     hint="download the OTA again")
+
+
+def expected_file_hash(pkg: OtaPackage) -> bytes | None:
+    """FILE_HASH of payload_properties.txt (checked readable by _check_properties); None for a
+    bare payload.bin."""
+    return base64.b64decode(pkg.properties["FILE_HASH"]) if pkg.is_zip else None
 
 
 def _rsa_name(signature: bytes) -> str:
@@ -301,17 +339,20 @@ def _check_signatures(pkg: OtaPackage, payload: Payload, public, infos: list[Sig
     return [SignatureInfo(i.covers, i.algorithm, "verified" if i.status == "present" else i.status) for i in infos]
 
 
-def verify_ota(path: Path, public=None) -> OtaReport:
+def verify_ota(path: Path, public=None, *, full_data_later: bool = False) -> OtaReport:
     """Every check short of applying; raises OtaRejected naming the first problem. Without a key,
-    signatures are described, not checked (that is `ota info`)."""
+    signatures are described, not checked (that is `ota info`). With `full_data_later`, a full
+    payload's FILE_HASH and blob hashes are left to the apply, which checks them as it decodes
+    (fullapply.py: one pass over the bytes instead of three)."""
     pkg = open_ota_package(Path(path))
     problems = check_metadata(pkg)
     if problems:
         raise _fail(pkg, problems[0])
     f, payload = _open_payload(pkg)
     with f:
-        _check_properties(pkg, payload)
-        check_manifest(payload, pkg)
+        data = not (full_data_later and payload.is_full)
+        _check_properties(pkg, payload, whole=data)
+        check_manifest(payload, pkg, blobs=data)
         infos = describe_signatures(pkg, payload)
         if public is not None:
             infos = _check_signatures(pkg, payload, public, infos)

@@ -10,12 +10,12 @@ from the diff.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from romforge.errors import InputError
 from romforge.run.tools import Tools
+from romforge.run.process import run_program
 
 _HUNK = re.compile(r"^@@ -([0-9]{1,9})(?:,([0-9]{1,9}))? \+([0-9]{1,9})(?:,([0-9]{1,9}))? @@")  # ASCII digits, bounded
 
@@ -87,7 +87,7 @@ def run_patch(original: bytes, section: str, work: Path, *, tools: Tools | None 
     (work / "section.diff").write_text(section, encoding="utf-8")
     result = work / "result"
     result.unlink(missing_ok=True)
-    proc = subprocess.run([(tools or Tools()).path("patch"), "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
+    proc = run_program([(tools or Tools()).path("patch"), "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
                            "--reject-file=-", "--quiet", "-i", str(work / "section.diff"), "-o", str(result),
                            str(work / "original")], capture_output=True, text=True)
     if proc.returncode != 0:

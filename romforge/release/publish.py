@@ -21,6 +21,7 @@ from romforge.errors import RomforgeError, ToolMissingError
 from romforge.release.record import ReleaseRecord, read_release
 from romforge.safeio import read_text
 from romforge.workspace import Workspace
+from romforge.run.process import run_program
 
 SITE = "site"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -146,7 +147,7 @@ def chromium() -> str:
 
 def _run_chromium(args: list[str]) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="romforge-chromium-") as profile:
-        return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        return run_program([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
                               capture_output=True, text=True, timeout=120)
 
 

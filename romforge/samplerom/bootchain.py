@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from romforge.samplerom.bootformats import (S_IFDIR, S_IFLNK, S_IFREG, RamdiskEn
 from romforge.samplerom.buildprops import fingerprint
 from romforge.samplerom.plan import ANDROID_RELEASE, Plan, SampleSpec, code_bytes
 from romforge.tree import ROOT, FileMeta
+from romforge.run.process import run_program
 
 # ROOT/ of AOSP's system-as-root target-files: mount points and links every device has
 ROOT_MOUNT_POINTS = ("acct", "apex", "config", "data", "data_mirror", "debug_ramdisk", "dev", "linkerconfig",
@@ -120,7 +120,7 @@ def _vendor_ramdisk(spec: SampleSpec) -> bytes:
 
 
 def _mkbootimg(args: list[str], tools: Tools) -> None:
-    proc = subprocess.run([tools.path("mkbootimg"), *args], capture_output=True, text=True)
+    proc = run_program([tools.path("mkbootimg"), *args], capture_output=True, text=True)
     if proc.returncode != 0:
         raise ToolFailedError(f"mkbootimg failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
 

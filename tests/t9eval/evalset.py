@@ -67,7 +67,8 @@ class Gold:
     def natural(self) -> list[tuple[str, str, int, int]]:
         """(kind, digits, pattern, skipped words) of each natural complete typing. Pattern, as the
         ranking rules count it: 0 whole words, 1 whole words then initials from a word start on,
-        2 whole then initials inside a word, 3 initials, 4 any other mix."""
+        2 whole then initials inside a word, 3 initials, 4 any other mix. Skipped words: the words
+        before the start (the surname counts once, however many syllables it has)."""
         full = [digits(w) for w in self.words]
         n = len(full)
         starts = {i for i in range(1, n) if self.latin[i] or self.latin[i] != self.latin[i - 1]}
@@ -86,7 +87,7 @@ class Gold:
                 pattern = 4
             else:
                 pattern = 1 if start + marks.index("I") in starts else 2
-            out.append((kind, typed, pattern, start))
+            out.append((kind, typed, pattern, sum(1 for s in starts | {0} if s < start)))
 
         if self.mixed:  # every word in full, or the words in full up to a change of script and initials after
             add("mixed", 0, [True] * n)
@@ -238,6 +239,7 @@ class Query:
     target: Gold
     first_by_rules: bool  # with the hand-written readings, the ranking rules put the target first among the
     # contacts typed by the same digits (complete name; fewer initials, fewer skipped words, then contact order)
+    alone_first: bool = False  # ... and no other contact ties with it on every rule before the contact order
 
 
 def address_book(gold: list[Gold], count: int = CONTACTS, seed: int = SEED) -> list[tuple[Gold, str]]:
@@ -266,5 +268,7 @@ def queries(gold: list[Gold], book: list[tuple[Gold, str]]) -> tuple[list[Query]
             if len(ranked) > FAIR_TOP:
                 unfair += 1
                 continue
-            out.append(Query(typed, kind, g, min(ranked, key=ranked.__getitem__) == g.name))
+            best = min(ranked, key=ranked.__getitem__)
+            tied = sum(1 for order in ranked.values() if order[:2] == ranked[best][:2])
+            out.append(Query(typed, kind, g, best == g.name, best == g.name and tied == 1))
     return out, unfair

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from babel import Locale
@@ -34,6 +33,7 @@ from romforge.errors import InputError, ToolMissingError
 from romforge.locales.exchange.units import ExchangeFile, Unit, categories_of, parse_context
 from romforge.locales.pack import LocalePack, LocaleTag
 from romforge.locales.resxml import ARRAY, PLURALS, STRING
+from romforge.run.process import run_program
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)  # reproducible headers
 _LAYOUT = ("prologue", "root", "epilogue")
@@ -138,7 +138,7 @@ def msgfmt_check(path: Path, shown: str) -> None:
     msgfmt = shutil.which("msgfmt")
     if msgfmt is None:
         raise ToolMissingError("msgfmt", "gettext")
-    proc = subprocess.run([msgfmt, "--check", "-o", os.devnull, str(path)], capture_output=True, text=True,
+    proc = run_program([msgfmt, "--check", "-o", os.devnull, str(path)], capture_output=True, text=True,
                           env={**os.environ, "LC_ALL": "C", "LANGUAGE": "C"})
     if proc.returncode == 0:
         return
