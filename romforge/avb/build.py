@@ -281,25 +281,16 @@ def sign_release_images(images: Mapping[str, Path], tree: RomTree, *, plan: AvbP
     return signing.images
 
 
-def _size_and_tail(stream) -> tuple[int, bytes]:
-    size, tail = 0, b""
-    with stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            size += len(chunk)
-            tail = (tail + chunk)[-FOOTER_SIZE:]
-    return size, tail
-
-
 def check_base_images(tree: RomTree, plan: AvbPlan, built: set[str]) -> None:
     """Images the base passes through must fit their partitions: a boot image larger than
     boot_size is refused at plan time, naming both."""
     for name, part in plan.settings.partitions.items():
-        stream = tree.open_extra(image_name(name))
-        if name in built or part.partition_size is None or stream is None:
-            if stream is not None:
-                stream.close()
+        if name in built or part.partition_size is None:
             continue
-        size, tail = _size_and_tail(stream)
+        measured = tree.measure_extra(image_name(name), FOOTER_SIZE)
+        if measured is None:
+            continue
+        size, tail = measured
         footered = len(tail) == FOOTER_SIZE and tail[:4] == FOOTER_MAGIC
         limit = part.partition_size if footered else max_hash_image_size(part.partition_size)
         if size > limit:

@@ -156,8 +156,8 @@ def apply_ota(path: Path, out_dir: Path, *, source_dir: Path | None = None, publ
                                              progress=progress, cores=cores)
                 if problem is not None:
                     raise _fail(pkg, problem[0], hint=problem[1])
-            for part, temp in zip(parts, temps):
-                if not payload.is_full:
+            else:
+                for part, temp in zip(parts, temps):
                     _apply_delta_partition(pkg, payload, part, temp, Path(source_dir) / f"{part.partition_name}.img",
                                            progress)
             for temp, target in zip(temps, targets):

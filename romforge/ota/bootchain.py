@@ -71,13 +71,9 @@ def check_passthrough_images(tree: RomTree) -> None:
         if name in tree.partitions():
             continue
         source = _source_of(tree, name)
-        stream = tree.open_extra(source)
-        assert stream is not None
-        size = 0
-        with stream:  # a zip base's member streams cannot seek: count what it reads
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                size += len(chunk)
-        _check_size(tree, name, source, size)
+        measured = tree.measure_extra(source)
+        assert measured is not None
+        _check_size(tree, name, source, measured[0])
 
 
 def copy_passthrough_images(tree: RomTree, partitions: tuple[str, ...] | list[str], out_dir: Path, *,

@@ -107,6 +107,20 @@ class RomTree:
         """A file outside the partitions (e.g. an image under IMAGES/), streamed."""
         return self._store.open(tf_path) if self.extras.get(tf_path) == FILE else None
 
+    def measure_extra(self, tf_path: str, tail: int = 0) -> tuple[int, bytes] | None:
+        """(size, last `tail` bytes) of a file outside the partitions, by reading it: a zip base's
+        member streams cannot seek. None when there is no such file."""
+        stream = self.open_extra(tf_path)
+        if stream is None:
+            return None
+        size, end = 0, b""
+        with stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                size += len(chunk)
+                if tail:
+                    end = (end + chunk)[-tail:]
+        return size, end
+
     def dynamic_partitions_info(self) -> dict[str, str]:
         return self.misc_info(DYNAMIC_PARTITIONS_INFO)
 
