@@ -19,7 +19,10 @@ sum of the resident sets of the process and all its children, sampled every 50 m
     AOSP-style    an estimate on the same files (not a payload): per-file BSDIFF40 between the old
                   and new version of each changed file (paired by path, else by name with digits
                   stripped), where both are zips with the changed entries' deflate streams
-                  inflated first; new files xz -6; unchanged files and filesystem metadata 0
+                  inflated first; new files xz -6; unchanged files and filesystem metadata 0.
+                  Printed twice: with the zips' changed streams inflated (the issue's wording),
+                  and puffed as puffin's puffdiff does (literals and the LZ77 parse: what
+                  update_engine's PUFFDIFF, the only deflate-aware operation it has, can carry)
 
 Targets (realistic week): payload <= 0.3x the best general-purpose differ and <= the AOSP-style
 estimate; generation <= 2x xdelta3's time; peak RSS <= 1.5 GiB. Moved week: payload <= 1x zstd.
@@ -240,7 +243,13 @@ def main() -> int:
                     size = aosp_estimate(week.old, week.new)
                     return Measured(size, time.perf_counter() - start, 0, "computed in the benchmark process")
 
+                def estimate_puffed() -> Measured:
+                    start = time.perf_counter()
+                    size = aosp_estimate(week.old, week.new, puffed=True)
+                    return Measured(size, time.perf_counter() - start, 0, "computed in the benchmark process")
+
                 measure("AOSP-style estimate (per-file bsdiff, zips inflated)", estimate)
+                measure("AOSP-style estimate (per-file bsdiff, zips puffed as puffin does)", estimate_puffed)
             lines += report(week, results)
             verdicts += _verdicts(week, results)
     print()
@@ -264,10 +273,11 @@ def _verdicts(week: Week, results: dict[str, Measured]) -> list[str]:
     if week.name == "realistic":
         out.append(f"realistic: payload / best general-purpose differ ({best_label}) = {ratio:.3f}  (target <= 0.30)"
                    f"  {'OK' if ratio <= 0.3 else 'MISSED'}")
-        aosp = next((v for k, v in results.items() if k.startswith("AOSP")), None)
-        if aosp is not None:
-            out.append(f"realistic: payload / AOSP-style estimate = {ours.size / aosp.size:.3f}  (target <= 1.00)"
-                       f"  {'OK' if ours.size <= aosp.size else 'MISSED'}")
+        for label, aosp in results.items():
+            if label.startswith("AOSP"):
+                kind = label[label.index(", zips") + 2:-1]
+                out.append(f"realistic: payload / AOSP-style estimate ({kind}) = {ours.size / aosp.size:.3f}"
+                           f"  (target <= 1.00)  {'OK' if ours.size <= aosp.size else 'MISSED'}")
         xdelta = results.get("xdelta3 -9")
         if xdelta is not None:
             t = ours.seconds / xdelta.seconds

@@ -112,6 +112,11 @@ def puffed_pair_cost(job: tuple[bytes | None, bytes]) -> int | None:
     return _bsdiff40_size(src, dst)
 
 
+def _puffed_cost(job: tuple[bytes | None, bytes]) -> int:
+    puffed = puffed_pair_cost(job)
+    return _pair_cost(job) if puffed is None else puffed
+
+
 def changed_files(old_tree: RomTree, new_tree: RomTree, partition: str):
     """(path, old bytes or None, new bytes) of every new file of the partition that is not the
     same as its old version (same path, else the one old path equal with digits stripped)."""
@@ -137,14 +142,15 @@ def _jobs(old_tree: RomTree, new_tree: RomTree):
             yield old, new
 
 
-def aosp_estimate(old_rom: Path, new_rom: Path, *, workers: int = 2) -> int:
-    """Bytes of data an AOSP-style per-file delta would send for `old_rom` → `new_rom`."""
+def aosp_estimate(old_rom: Path, new_rom: Path, *, workers: int = 2, puffed: bool = False) -> int:
+    """Bytes of data an AOSP-style per-file delta would send for `old_rom` → `new_rom`; `puffed`:
+    with a changed zip's deflate streams puffed as puffin does, not inflated."""
     old_tree, new_tree = RomTree.open(old_rom), RomTree.open(new_rom)
     total = 0
     pending: set = set()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for job in _jobs(old_tree, new_tree):  # a few files in flight: memory stays bounded
-            pending.add(pool.submit(_pair_cost, job))
+            pending.add(pool.submit(_puffed_cost if puffed else _pair_cost, job))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 total += sum(f.result() for f in done)

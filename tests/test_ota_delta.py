@@ -261,3 +261,45 @@ def test_a_stretch_that_lost_its_alignment_finds_its_exact_source_past_a_near_lo
     patch = bsdf2(make_patch(old, new).streams(), len(new))
     assert len(patch) < 1024, len(patch)  # from the look-alike: 2.5 kB of noise
     assert _bspatch(tmp_path, old, patch) == new
+
+
+def test_a_table_followed_a_whole_entry_off_finds_its_true_alignment(tmp_path) -> None:
+    """A relocation table (24-byte entries: offset, type, addend) that gained two entries in
+    front: new and old bytes at the same offset are entries two apart, which agree on four
+    bytes in five, so that alignment is followed; the true one, two entries on, agrees on all.
+    Following the first pays a diff of noise for the whole table (libmergedlo.so's second
+    8 MiB: 670 KB against 322 KB)."""
+    from independent_ota import _bspatch
+    from romforge.ota.bsdiff import bsdf2, make_patch
+
+    rng = random.Random(24)
+    entries, offset = [], 0x200000
+    for _ in range((2 << 20) // 24):
+        offset += 8 * rng.randrange(1, 4)
+        entries.append(offset.to_bytes(8, "little") + (8).to_bytes(8, "little")
+                       + (0x400000 + rng.randrange(1 << 16)).to_bytes(8, "little"))
+    old = b"".join(entries)
+    new = rng.randbytes(48) + old[:-48]  # two new entries; the table keeps its size
+    patch = bsdf2(make_patch(old, new).streams(), len(new))
+    assert len(patch) < 2048, len(patch)  # two entries off: about 400 KB
+    assert _bspatch(tmp_path, old, patch) == new
+
+
+def test_bsdiffs_own_scan_is_taken_where_it_finds_what_the_tracker_cannot(tmp_path) -> None:
+    """New bytes copied from far across old bytes too large to search whole (over 16 MiB): the
+    alignment tracker looks only near where it expects them and sends them as new; bsdiff's
+    own scan searches all of the old bytes. best_patch keeps the smaller, and a patch that is
+    already small is not made twice."""
+    from independent_ota import _bspatch
+    from romforge.ota.bsdiff import best_patch, bsdf2, make_patch
+
+    rng = random.Random(17)
+    old = rng.randbytes(17 << 20)
+    new = old[3 << 20:(3 << 20) + (512 << 10)] + rng.randbytes(4096)  # 3 MiB from every guess
+    tracker = bsdf2(make_patch(old, new).streams(), len(new))
+    best = bsdf2(best_patch(old, new).streams(), len(new))
+    assert len(tracker) > len(new) // 2, len(tracker)  # sent as new bytes
+    assert len(best) < 8192, len(best)
+    assert _bspatch(tmp_path, old, best) == new
+    unchanged = old[:1 << 20]
+    assert best_patch(unchanged, unchanged).entries == make_patch(unchanged, unchanged).entries

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from romforge.ota.bsdiff import BSDF2_MAGIC, BSDIFF40_MAGIC, Patch, bsdf2, bsdiff40, make_patch
+from romforge.ota.bsdiff import BSDF2_MAGIC, BSDIFF40_MAGIC, Patch, best_patch, bsdf2, bsdiff40
 from romforge.ota.compose import compose, copy_patch, union_source
 from romforge.ota.extents import BLOCK_SIZE, Extents, ImageReader, count, join, to_extents
 from romforge.ota.ordering import COPY, DATA, PUFF, ZERO
@@ -50,7 +50,7 @@ def _diff(old: ImageReader, new: ImageReader, segments: list, minor: int) -> tup
             new_bytes.append(None)
         else:
             data = new.read(dst)
-            parts.append((make_patch(old.read(src), data), block_map))
+            parts.append((best_patch(old.read(src), data), block_map))
             new_bytes.append(data)
     new_size = sum(count(dst) for _, dst, _ in segments) * BLOCK_SIZE
     candidates = [_patch_file(compose(parts), new_size, minor)]
@@ -64,9 +64,9 @@ def _diff(old: ImageReader, new: ImageReader, segments: list, minor: int) -> tup
 
 def _puff(old: ImageReader, new: ImageReader, dst: Extents, src: Extents, minor: int) -> tuple[int, bytes]:
     old_bytes, new_bytes = old.read(src), new.read(dst)
-    patch = make_puffdiff(old_bytes, new_bytes, lambda a, b: _patch_file(make_patch(a, b), len(b), minor, puffed=True)[1])
+    patch = make_puffdiff(old_bytes, new_bytes, lambda a, b: _patch_file(best_patch(a, b), len(b), minor, puffed=True)[1])
     if patch is None:
-        candidate = _patch_file(make_patch(old_bytes, new_bytes), len(new_bytes), minor)
+        candidate = _patch_file(best_patch(old_bytes, new_bytes), len(new_bytes), minor)
     else:
         candidate = (Op.PUFFDIFF, patch)
     candidates = [candidate]
@@ -76,7 +76,7 @@ def _puff(old: ImageReader, new: ImageReader, dst: Extents, src: Extents, minor:
 
 
 def _key(kind: str, minor: int, old: ImageReader, new: ImageReader, segments: list) -> str:
-    h = hashlib.sha256(f"romforge-delta-1 {kind} {minor}".encode())
+    h = hashlib.sha256(f"romforge-delta-2 {kind} {minor}".encode())
     for seg_kind, dst, src in segments:
         h.update(f"|{seg_kind} {count(dst)} {count(src)}|".encode())
         h.update(new.sha256(dst) if seg_kind != COPY else b"")
