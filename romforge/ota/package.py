@@ -408,9 +408,14 @@ def whole_file_signer(path: Path) -> WholeFileSigner | None:
     except Exception as exc:
         raise InputError(f"the whole-file signature is not a CMS SignedData block ({type(exc).__name__})",
                          file=path) from None
+    try:
+        keys = [c.public_key() for c in certs]
+    except ValueError as exc:
+        raise InputError(f"a certificate of the whole-file signature holds a public key that does not parse "
+                         f"({str(exc).split('.')[0]})", file=path) from None
     key = "unknown key"
-    if certs:
-        public = certs[0].public_key()
+    if keys:
+        public = keys[0]
         if isinstance(public, rsa.RSAPublicKey):
             key = f"RSA-{public.key_size}"
         elif isinstance(public, ec.EllipticCurvePublicKey):

@@ -131,3 +131,36 @@ def test_fuzzed_archive_bytes_never_crash(small_ota: Path, pack_zip: bytes, targ
         cases.append(Case(f"{kind} #{number} at {at}", args, cwd=tmp, names=name, exit=(0, 1, 3)))
     check(cases, tmp)
     shutil.rmtree(tmp)
+
+
+def test_an_ota_whose_signing_certificate_holds_a_broken_key_is_refused(small_ota: Path, tmp_path: Path,
+                                                                       ota_test_key: Path) -> None:
+    """The certificate in the whole-file signature parses, but the public key inside it does not
+    (found by the fuzzing above: cryptography reads the key only when asked, and raised
+    ValueError out of `ota info`). info, which needs no signature, says why it is unreadable;
+    verify refuses the package."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from romforge.ota.package import whole_file_signature
+
+    data = bytearray(small_ota.read_bytes())
+    cms = whole_file_signature(small_ota).cms
+    start = cms.index(b"\x30\x82", 4)  # the first certificate: the SignedData's SET's first SEQUENCE
+    cert = None
+    while cert is None:
+        try:
+            length = int.from_bytes(cms[start + 2:start + 4], "big")
+            cert = x509.load_der_x509_certificate(cms[start:start + 4 + length])
+        except ValueError:
+            start = cms.index(b"\x30\x82", start + 1)
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    at = bytes(data).index(spki)
+    data[at + spki.index(b"\x02\x82") + 2] ^= 0x7F  # the modulus INTEGER's length: the key no longer parses
+    (tmp_path / "broken-key.zip").write_bytes(bytes(data))
+    check([Case("ota info, broken certificate key", ["ota", "info", "broken-key.zip"], cwd=tmp_path,
+                names="broken-key.zip", exit=0, says="public key that does not parse"),
+           Case("ota verify, broken certificate key", ["ota", "verify", "broken-key.zip", "-k",
+                                                         f"{ota_test_key}.x509.pem"], cwd=tmp_path,
+                names="broken-key.zip", exit=(1, 3))], tmp_path)
