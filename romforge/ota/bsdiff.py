@@ -200,13 +200,14 @@ def _cost(diff: bytes) -> int:
 
 
 def _better_delta(old: bytes, new: bytes, pos: int, delta: int) -> tuple[int | None, bool]:
-    """A nearby alignment under which clearly more of the new bytes from `pos` (REFINE_SPAN of
-    them) agree than at `delta`; None when there is none. The candidates are where exact
-    anchors of the new bytes sit in the old ones within REFINE_REACH. In a table of fixed-size
-    entries (relocations, vtables, symbols) an alignment off by a whole entry still agrees on
-    most bytes, so following the first alignment that agrees well enough pays for every
-    entry's difference from its neighbour (libmergedlo.so's relocation table: 670 against
-    322 KB for its second 8 MiB)."""
+    """(a nearby alignment under which the diff of the new bytes from `pos`, REFINE_SPAN of them,
+    packs clearly smaller than at `delta`, or None; whether a candidate fell off the old bytes'
+    edge, so the next piece should look again). The candidates are where exact anchors of the
+    new bytes sit in the old ones within REFINE_REACH. In a table of fixed-size entries
+    (relocations, vtables, symbols) an alignment off by a whole entry still agrees on most
+    bytes, so following the first alignment that agrees well enough pays for every entry's
+    difference from its neighbour (libmergedlo.so's relocation table: 670 against 322 KB for
+    its second 8 MiB)."""
     span = new[pos:pos + REFINE_SPAN]
     o = pos + delta
     if o < 0 or o + len(span) > len(old):
@@ -227,9 +228,9 @@ def _better_delta(old: bytes, new: bytes, pos: int, delta: int) -> tuple[int | N
         if not 0 <= pos + candidate <= len(old) - len(span):
             soon = True  # the old bytes start (or end) too near: look again at the next piece
             continue
-        diff = _agreement(old, span, pos + candidate)
-        if _cost(diff) < cost * (1 - REFINE_GAIN):
-            best, cost = candidate, _cost(diff)
+        candidate_cost = _cost(_agreement(old, span, pos + candidate))
+        if candidate_cost < cost * (1 - REFINE_GAIN):
+            best, cost = candidate, candidate_cost
     return best, soon
 
 
@@ -298,14 +299,12 @@ def _first_alignment(old: bytes, new: bytes) -> int:
     in proportion (delta.py) carry a margin on both sides (centred), only after (a file's first
     piece: at 0) or only before (its last piece: at the end); of the three, the one under which
     the first PROBE bytes agree most."""
-    from detools.bsdiff import add_bytes
-
     piece = new[:PROBE]
     best, best_same = (len(old) - len(new)) // 2, -1
     for delta in ((len(old) - len(new)) // 2, 0, len(old) - len(new)):
         if delta < 0 or delta + len(piece) > len(old):
             continue
-        same = add_bytes(piece, old[delta:delta + len(piece)].translate(NEGATE)).count(0)
+        same = _agreement(old, piece, delta).count(0)
         if same > best_same:
             best, best_same = delta, same
     return best

@@ -139,21 +139,15 @@ def test_an_ota_whose_signing_certificate_holds_a_broken_key_is_refused(small_ot
     (found by the fuzzing above: cryptography reads the key only when asked, and raised
     ValueError out of `ota info`). info, which needs no signature, says why it is unreadable;
     verify refuses the package."""
+    from asn1crypto import cms as asn1_cms
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
     from romforge.ota.package import whole_file_signature
 
     data = bytearray(small_ota.read_bytes())
-    cms = whole_file_signature(small_ota).cms
-    start = cms.index(b"\x30\x82", 4)  # the first certificate: the SignedData's SET's first SEQUENCE
-    cert = None
-    while cert is None:
-        try:
-            length = int.from_bytes(cms[start + 2:start + 4], "big")
-            cert = x509.load_der_x509_certificate(cms[start:start + 4 + length])
-        except ValueError:
-            start = cms.index(b"\x30\x82", start + 1)
+    signed = asn1_cms.ContentInfo.load(whole_file_signature(small_ota).cms)["content"]
+    cert = x509.load_der_x509_certificate(signed["certificates"][0].chosen.dump())
     spki = cert.public_key().public_bytes(serialization.Encoding.DER,
                                           serialization.PublicFormat.SubjectPublicKeyInfo)
     at = bytes(data).index(spki)
