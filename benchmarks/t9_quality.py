@@ -14,6 +14,8 @@ order; "alone first" the share where no other contact ties with it on every rule
 order of ties can take first place from it. Between the two lie the queries that another
 contact types with the same digits just as well (高晓东 and 解晓东 for `xiaodong`, 李文 in full
 and 单立文's given name for `liwen`): no ranker that does not know which one is meant wins all of them.
+"Every tie won" is the ceiling of any ranker that follows the rules: the share of queries whose
+meant contact is first or tied with the first on every rule.
 
 Targets: readings ≥ 99% overall and 100% for surnames and compound surnames; hit@1 ≥ 90%,
 hit@3 ≥ 98%, every kind ≥ 85% at first place.
@@ -84,7 +86,7 @@ def ranking(gold: list[evalset.Gold], splits: list[str], count: int, misses: int
     start = time.perf_counter()
     index = T9Index.build(contacts, default_data())
     built = time.perf_counter() - start
-    table: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    table: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     missed = []
     for q in queries:
         results = [m.contact for m in index.search(q.digits)]
@@ -98,18 +100,19 @@ def ranking(gold: list[evalset.Gold], splits: list[str], count: int, misses: int
                 row[2] += 1
                 row[3] += q.first_by_rules
                 row[4] += q.alone_first
+                row[5] += q.among_best
         if at != 0:
             missed.append((q, at, results[:3]))
     print(f"\nQueries: {len(queries)} fair queries ({unfair} dropped as hopelessly ambiguous) over "
           f"{len(contacts):,} contacts (index built in {built:.1f} s)")
-    print(f"{'':<52}hit@1    hit@3   first by the rules   alone first")
+    print(f"{'':<52}hit@1    hit@3   first by the rules   alone first   every tie won")
     for split in splits:
         for axis, values in (("kind", evalset.KINDS), ("category", CATEGORIES), ("all", ("all",))):
             for value in values:
-                hit1, hit3, n, oracle, alone = table[(split, axis, value)]
+                hit1, hit3, n, oracle, alone, best = table[(split, axis, value)]
                 if n:
                     print(f"  {split:<5} {axis:<8} {value:<18} {n:>4} queries {_pct(hit1, n)}   {_pct(hit3, n)}"
-                          f"   {_pct(oracle, n)}              {_pct(alone, n)}")
+                          f"   {_pct(oracle, n)}              {_pct(alone, n)}        {_pct(best, n)}")
     decided_by(index, [m for m in missed if m[0].target.split == "dev"], by_name)
     shown = [m for m in missed if m[0].target.split == "dev" and m[0].first_by_rules][:misses]  # never tune on test
     for q, at, top in shown:
@@ -154,7 +157,7 @@ def main() -> int:
     ok = names[("all", "all")][0] / names[("all", "all")][2] >= 0.99 and all(
         names[("all", c)][0] == names[("all", c)][2] for c in ("surname", "compound"))
     q = ranked["table"]
-    hit1, hit3, n, _, _ = q[("all", "all", "all")]
+    hit1, hit3, n = q[("all", "all", "all")][:3]
     ok = ok and hit1 / n >= 0.90 and hit3 / n >= 0.98 and all(
         q[("all", "kind", k)][0] / q[("all", "kind", k)][2] >= 0.85 for k in evalset.KINDS if q[("all", "kind", k)][2])
     print(f"\ntargets (readings ≥ 99%, surnames 100%, hit@1 ≥ 90%, hit@3 ≥ 98%, every kind ≥ 85% first): "

@@ -80,6 +80,17 @@ def test_spans_and_given_name_start() -> None:
     assert read_name("吕布").pinyin == "lv bu"  # ü as v
 
 
+def test_a_name_dot_ends_the_surname() -> None:
+    """爱新觉罗·溥仪: everything before the dot is the surname, so "puyi" starts at the given name."""
+    r = read_name("爱新觉罗·溥仪")
+    assert r.pinyin == "ai xin jue luo pu yi"
+    assert r.given_start == 4
+    assert read_name("爱新觉罗・玄烨").given_start == 4  # the katakana middle dot, as some keyboards type it
+    assert read_name("买买提·艾力").given_start == 3
+    assert read_name("单·田芳").readings[0][1:] == ("tian", "fang")
+    assert read_name("爱新觉罗 溥仪").given_start == 1  # a space is not a name dot: read as one name each
+
+
 def test_pack_tables_extend_and_override(tmp_path: Path) -> None:
     names = tmp_path / "names.toml"
     names.write_text('[surnames]\n"曾" = "ceng"\n\n[titles]\n"总工" = "zong gong"\n\n'

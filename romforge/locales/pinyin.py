@@ -302,13 +302,27 @@ class _Reader:
         return given_index
 
 
+NAME_DOTS = frozenset("\u00b7\u2022\u2027\u30fb\uff65\u2219")  # the dot between the parts of 爱新觉罗·溥仪
+
+
+def _joined_by_dot(name: str, first: tuple[str, int, bool], start: int) -> bool:
+    """Whether only a name dot (and spaces) stands between the first Han run and the one at `start`."""
+    between = name[first[1] + len(first[0]):start].strip()
+    return len(between) == 1 and between in NAME_DOTS
+
+
 def read_name(name: str, data: PinyinData | None = None) -> ReadName:
     """The readings of one contact name (any mix of Chinese and other scripts)."""
     data = data or default_data()
     reader = _Reader(data)
     given_start = None
-    for index, (text, start, han) in enumerate(_tokens(name)):
+    tokens = _tokens(name)
+    for index, (text, start, han) in enumerate(tokens):
         if han:
+            if index == 1 and tokens[0][2] and _joined_by_dot(name, tokens[0], start):
+                given_start = len(reader.options)  # 爱新觉罗·溥仪: the whole first run is the surname,
+                reader.given(text, start, reader.data.fold(text))  # the run after the dot a given name
+                continue
             given = reader.han_run(text, start)
             if index == 0:
                 given_start = given  # only a name that starts with Chinese characters has a surname first

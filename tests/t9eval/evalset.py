@@ -240,6 +240,8 @@ class Query:
     first_by_rules: bool  # with the hand-written readings, the ranking rules put the target first among the
     # contacts typed by the same digits (complete name; fewer initials, fewer skipped words, then contact order)
     alone_first: bool = False  # ... and no other contact ties with it on every rule before the contact order
+    among_best: bool = False  # the rules put it first or tied with the first on every rule: the most any
+    # ranker that follows the rules can win, if it were told which of the tied contacts is meant
 
 
 def address_book(gold: list[Gold], count: int = CONTACTS, seed: int = SEED) -> list[tuple[Gold, str]]:
@@ -269,6 +271,6 @@ def queries(gold: list[Gold], book: list[tuple[Gold, str]]) -> tuple[list[Query]
                 unfair += 1
                 continue
             best = min(ranked, key=ranked.__getitem__)
-            tied = sum(1 for order in ranked.values() if order[:2] == ranked[best][:2])
-            out.append(Query(typed, kind, g, best == g.name, best == g.name and tied == 1))
+            tied = {name for name, order in ranked.items() if order[:2] == ranked[best][:2]}
+            out.append(Query(typed, kind, g, best == g.name, best == g.name and len(tied) == 1, g.name in tied))
     return out, unfair
