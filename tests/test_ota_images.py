@@ -182,3 +182,21 @@ def test_erofs_reader_refuses_a_directory_loop(images: dict) -> None:
     data[at:at + 8] = struct.pack("<Q", root.nid)
     with pytest.raises(InputError, match="linked twice"):
         read_erofs(bytes(data), source="hostile.img")
+
+
+def test_erofs_reader_reads_a_file_as_it_reads_bytes_and_refuses_a_cut_image(images: dict, tmp_path: Path) -> None:
+    """The file reader (pread, cached pieces) sees what the in-memory reader sees; an image cut
+    inside its metadata is one clear error naming the file, not a short read parsed as zeros."""
+    from romforge.errors import InputError
+
+    path = images["system"].path
+    data = path.read_bytes()
+    from_file, from_bytes = read_erofs(path), read_erofs(data)
+    assert from_file == from_bytes
+    assert len(from_file.inodes) > 20
+    last = max(inode.nid for inode in from_file.inodes.values())
+    cut = tmp_path / "cut.img"
+    cut.write_bytes(data[:from_file.meta_blkaddr * from_file.block_size + last * 32 + 16])
+    with pytest.raises(InputError, match="not a readable erofs image") as caught:
+        read_erofs(cut)
+    assert caught.value.file == str(cut)

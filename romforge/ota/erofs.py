@@ -9,7 +9,6 @@ the metadata area, 12-byte dirents, FLAT_PLAIN / FLAT_INLINE data layouts.
 
 from __future__ import annotations
 
-import mmap
 import os
 import stat
 import struct
@@ -60,42 +59,59 @@ class ErofsImage:
 
 
 class _Reader:
-    def __init__(self, data: bytes | memoryview, source: str) -> None:
+    """Bounded reads of an image held in memory, or of an open file by pread. A file is read, not
+    mapped: a mapping of a freshly written image counts whole page-cache folios (up to 2 MiB
+    each) into this process's resident memory for every metadata block it touches."""
+
+    CACHE_BLOCKS = 4096  # 4 KiB pieces kept: a directory walk rereads the same metadata blocks
+
+    def __init__(self, data: bytes | memoryview, source: str, fd: int | None = None, size: int = 0) -> None:
         self.data = memoryview(data)
         self.source = source
+        self.fd = fd
+        self.size = size if fd is not None else len(self.data)
+        self.cache: dict[int, bytes] = {}
 
     def bad(self, message: str) -> InputError:
         return InputError(f"not a readable erofs image: {message}", file=self.source)
 
-    def take(self, offset: int, size: int) -> memoryview:
-        if offset < 0 or offset + size > len(self.data):
+    def take(self, offset: int, size: int) -> bytes | memoryview:
+        if offset < 0 or size < 0 or offset + size > self.size:
             raise self.bad(f"reference to bytes {offset}..{offset + size} past the end")
-        return self.data[offset:offset + size]
+        if self.fd is None:
+            return self.data[offset:offset + size]
+        piece = offset >> 12
+        if (offset + size - 1) >> 12 != piece or not size:
+            return self._pread(offset, size)
+        block = self.cache.get(piece)
+        if block is None:
+            if len(self.cache) >= self.CACHE_BLOCKS:
+                self.cache.clear()
+            block = self.cache[piece] = self._pread(piece << 12, min(4096, self.size - (piece << 12)))
+        at = offset - (piece << 12)
+        return block[at:at + size]
+
+    def _pread(self, offset: int, size: int) -> bytes:
+        data = os.pread(self.fd, size, offset)
+        if len(data) != size:
+            raise self.bad(f"the image ends at byte {offset + len(data)}, inside bytes {offset}..{offset + size}")
+        return data
 
 
 def read_erofs(image: Path | bytes, *, source: str | None = None, metadata_only: bool = False) -> ErofsImage:
-    """Every inode of an uncompressed erofs image, keyed by path. An image file is mapped, not
-    read: only its metadata and directory blocks are ever touched.
+    """Every inode of an uncompressed erofs image, keyed by path. Only the metadata and directory
+    blocks of an image file are ever read.
 
     With `metadata_only`, regular files may be compressed or chunk-based (stock images are):
     their owner, mode and xattrs are read, their data blocks are not listed."""
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return _parse(image, source or "erofs image", metadata_only)
+        return _parse(_Reader(image, source or "erofs image"), metadata_only)
     with open(image, "rb") as f:
-        if not os.fstat(f.fileno()).st_size:
-            return _parse(b"", source or str(image), metadata_only)
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            return _parse(mapped, source or str(image), metadata_only)
-        finally:
-            try:
-                mapped.close()
-            except BufferError:  # a view is still alive; the mapping goes with it
-                pass
+        size = os.fstat(f.fileno()).st_size
+        return _parse(_Reader(b"", source or str(image), f.fileno(), size), metadata_only)
 
 
-def _parse(data, where: str, metadata_only: bool = False) -> ErofsImage:
-    r = _Reader(data, where)
+def _parse(r: _Reader, metadata_only: bool = False) -> ErofsImage:
     sb = r.take(SUPER_OFFSET, 128)
     magic, _crc, _compat, blkszbits, _ext, root_nid, _inos, build_time, _nsec, blocks, meta_blkaddr, \
         xattr_blkaddr = struct.unpack_from("<IIIBBHQQIIII", sb, 0)

@@ -29,8 +29,7 @@ RANGE_BYTES = 32 << 20  # image bytes per worker task: few tasks, yet a short ta
 INLINE_BLOB = 16 << 20  # a blob up to this size is read once, hashed and decoded from memory
 HASH_PIECE = 8 << 20  # bytes this process hashes between looks at the workers' results
 IN_FLIGHT = 2  # tasks queued per worker: none waits for work, memory stays bounded
-PIECE = 1 << 20  # bytes per pwrite: larger writes make larger page-cache folios, which a later mmap of
-# the image (read_erofs) maps whole, so the import's resident memory grows with them (+50 MiB at 2 MiB)
+PIECE = 1 << 20  # bytes per pwrite: bounds a worker's buffer for streamed blobs
 BLOB_MISMATCH = "data blob does not match its data_sha256_hash (corrupted or tampered payload)"
 
 # one operation as a worker gets it: (index, type, file offset of its blob, blob length,
