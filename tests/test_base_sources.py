@@ -233,3 +233,18 @@ def test_hard_links_in_an_ext4_image_become_two_files(run, tmp_path: Path) -> No
         "shared bytes\n"
     config = (tmp_path / "base/META/odm_filesystem_config.txt").read_text()
     assert "odm/etc/b.conf 0 0 644" in config and "lost+found" not in config
+
+
+def test_partitions_extracted_side_by_side_report_the_first_bad_one_by_name(run, stock_folder: Path,
+                                                                          tmp_path: Path) -> None:
+    """Partitions are extracted on the run's cores; when two are bad, the message is always the
+    first in name order (what a one-by-one import meets first), and nothing is left behind."""
+    data = (stock_folder / "system.img").read_bytes()
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    hostile = data.replace(b"q7", b"..")
+    (folder / "vendor.img").write_bytes(hostile)
+    (folder / "product.img").write_bytes(hostile)
+    (folder / "odm.img").write_bytes(data)  # a good one first: its extraction finishes and is thrown away
+    for _ in range(3):
+        _refused(run, folder, tmp_path, "partition product", "'..' twice")

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from romforge.base.metainfo import (ab_partitions_text, avb_settings, dynamic_pa
 from romforge.base.sources import StockFirmware, open_stock_firmware
 from romforge.errors import InputError, ReleaseError
 from romforge.ota.images import detect_fs
+from romforge.run.cores import machine_cores
 from romforge.run.progress import NullProgress, Progress
 from romforge.run.tools import Tools
 from romforge.tree.paths import (AB_PARTITIONS, DYNAMIC_PARTITIONS_INFO, MISC_INFO, ROOT_DIR, ROOT_FS_CONFIG, TF_DIRS,
@@ -81,7 +83,6 @@ def _write_base(firmware: StockFirmware, staging: Path, work: Path, tools: Tools
     fs_types: dict[str, str] = {}
     kept: dict[str, Path] = {}
     for name, image in sorted(firmware.images.items()):
-        progress.step(f"import {name}", total=1)
         fs = _filesystem(image)
         if fs is None:
             kept[name] = _keep_whole(name, image, staging, work, report)
@@ -91,8 +92,14 @@ def _write_base(firmware: StockFirmware, staging: Path, work: Path, tools: Tools
                                       "kept whole, not unpacked")
         else:
             fs_types[name] = fs
-            _unpack(name, fs, image, staging, work, tools, report)
-        progress.advance(1)
+    # fsck.erofs and debugfs are single-threaded: one partition per core, laid out in name order
+    with ThreadPoolExecutor(max(1, min(machine_cores(), len(fs_types)))) as pool:
+        extracted = {name: pool.submit(_extract, name, fs, firmware.images[name], work, tools)
+                     for name, fs in sorted(fs_types.items())}
+        for name, entries in extracted.items():
+            progress.step(f"import {name}", total=1)
+            _lay_out(name, fs_types[name], entries.result(), staging, work, report)
+            progress.advance(1)
     avb_lines, avb_unknown = avb_settings(kept, footers=dict(firmware.images))
     report.unrecovered += avb_unknown
     (staging / MISC_INFO).write_text(misc_info_text(firmware, fs_types, avb_lines))
@@ -138,10 +145,14 @@ def _keep_whole(name: str, image: Path, staging: Path, work: Path, report: Impor
     return target
 
 
-def _unpack(name: str, fs: str, image: Path, staging: Path, work: Path, tools: Tools, report: ImportReport) -> None:
-    dest = work / f"unpacked-{name}"
+def _extract(name: str, fs: str, image: Path, work: Path, tools: Tools) -> list[FsEntry]:
     extract = extract_erofs if fs == "erofs" else extract_ext4
-    entries = extract(image, dest, partition=name, tools=tools)
+    return extract(image, work / f"unpacked-{name}", partition=name, tools=tools)
+
+
+def _lay_out(name: str, fs: str, entries: list[FsEntry], staging: Path, work: Path, report: ImportReport) -> None:
+    """An extracted partition into its target-files directory, with its filesystem config."""
+    dest = work / f"unpacked-{name}"
     by_path = {e.path: e for e in entries}
     system_as_root = name == "system" and by_path.get("system", None) is not None \
         and by_path["system"].kind == DIR and "system/build.prop" in by_path
