@@ -96,10 +96,14 @@ def _write_base(firmware: StockFirmware, staging: Path, work: Path, tools: Tools
     with ThreadPoolExecutor(max(1, min(machine_cores(), len(fs_types)))) as pool:
         extracted = {name: pool.submit(_extract, name, fs, firmware.images[name], work, tools)
                      for name, fs in sorted(fs_types.items())}
-        for name, entries in extracted.items():
-            progress.step(f"import {name}", total=1)
-            _lay_out(name, fs_types[name], entries.result(), staging, work, report)
-            progress.advance(1)
+        try:
+            for name, future in extracted.items():
+                progress.step(f"import {name}", total=1)
+                _lay_out(name, fs_types[name], future.result(), staging, work, report)
+                progress.advance(1)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # the import has failed: extract no more partitions
+            raise
     avb_lines, avb_unknown = avb_settings(kept, footers=dict(firmware.images))
     report.unrecovered += avb_unknown
     (staging / MISC_INFO).write_text(misc_info_text(firmware, fs_types, avb_lines))
@@ -145,14 +149,18 @@ def _keep_whole(name: str, image: Path, staging: Path, work: Path, report: Impor
     return target
 
 
+def _unpacked(work: Path, name: str) -> Path:
+    return work / f"unpacked-{name}"
+
+
 def _extract(name: str, fs: str, image: Path, work: Path, tools: Tools) -> list[FsEntry]:
     extract = extract_erofs if fs == "erofs" else extract_ext4
-    return extract(image, work / f"unpacked-{name}", partition=name, tools=tools)
+    return extract(image, _unpacked(work, name), partition=name, tools=tools)
 
 
 def _lay_out(name: str, fs: str, entries: list[FsEntry], staging: Path, work: Path, report: ImportReport) -> None:
     """An extracted partition into its target-files directory, with its filesystem config."""
-    dest = work / f"unpacked-{name}"
+    dest = _unpacked(work, name)
     by_path = {e.path: e for e in entries}
     system_as_root = name == "system" and by_path.get("system", None) is not None \
         and by_path["system"].kind == DIR and "system/build.prop" in by_path
